@@ -1,0 +1,135 @@
+"""Batched DQN: masked epsilon-greedy acting and Double-DQN updates on whole batches.
+
+Exploration state (epsilon) is a 0-d tensor on the agent's device so decaying it and acting
+with it never synchronises with the host; read it with ``float(agent.epsilon)``.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+
+from src.agents.networks import QNetwork
+
+CHECKPOINT_FORMAT = "c4engine.dqn/1"
+
+
+def masked_argmax(values: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
+    """int64 [N]: the best legal column (values float [N, A], legal bool [N, A])."""
+    return values.masked_fill(~legal, float("-inf")).argmax(dim=1)
+
+
+def random_legal(legal: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """int64 [N]: a uniformly random legal column per row of ``legal`` (bool [N, A])."""
+    u = torch.rand(legal.shape, device=legal.device, generator=generator)
+    return torch.where(legal, u + 1.0, u - 1.0).argmax(dim=1)
+
+
+class DQNAgent:
+    """DQN over observation planes float32 [N, 2, rows, cols] with ``num_actions`` columns.
+
+    ``params`` is the validated ``agent.params`` mapping (see ``src.training.config.DQN_PARAMS``).
+    """
+
+    agent_id = "dqn"
+
+    def __init__(self, params: dict, observation_shape: tuple[int, int, int], num_actions: int,
+                 device: torch.device | str = "cpu", seed: int | None = None):
+        self.params = dict(params)
+        self.observation_shape = tuple(observation_shape)
+        self.num_actions = num_actions
+        self.device = torch.device(device)
+        self.gamma = params["gamma"]
+        self.epsilon = torch.tensor(float(params["epsilon"]), device=self.device)
+        self.epsilon_decay = params["epsilon_decay"]
+        self.epsilon_min = params["epsilon_min"]
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(seed if seed is not None else torch.seed())
+        self.online = QNetwork(self.observation_shape, num_actions, params["hidden_sizes"],
+                               params["conv_channels"]).to(self.device)
+        self.target = copy.deepcopy(self.online).requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=params["learning_rate"])
+        self.num_updates = 0
+
+    # -- acting ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def q_values(self, obs: torch.Tensor) -> torch.Tensor:
+        """float32 [N, num_actions]."""
+        return self.online(obs.to(self.device, torch.float32))
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, legal_mask: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+        """int64 [N]: greedy over legal columns, or epsilon-greedy when not ``deterministic``."""
+        legal_mask = legal_mask.to(self.device)
+        greedy = masked_argmax(self.q_values(obs), legal_mask)
+        if deterministic:
+            return greedy
+        explore = torch.rand(greedy.shape, device=self.device, generator=self.generator) < self.epsilon
+        return torch.where(explore, random_legal(legal_mask, self.generator), greedy)
+
+    # -- learning -------------------------------------------------------------------------
+    @property
+    def learning_rate(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def td_targets(self, rewards, dones, next_obs, next_legal) -> torch.Tensor:
+        """float32 [B]: r + gamma * (1 - done) * Q_target(s', argmax over legal a' of Q(s', a'))."""
+        with torch.no_grad():
+            q_next_target = self.target(next_obs)
+            chooser = self.online(next_obs) if self.params["double_dqn"] else q_next_target
+            best = masked_argmax(chooser, next_legal)
+            q_next = q_next_target.gather(1, best.unsqueeze(1)).squeeze(1)
+            return rewards + self.gamma * (~dones).to(rewards.dtype) * q_next
+
+    def update(self, obs, actions, rewards, dones, next_obs, next_legal) -> torch.Tensor:
+        """One gradient step on a minibatch; returns the loss (0-d tensor, not synchronised).
+
+        obs/next_obs float32 [B, 2, rows, cols], actions int64 [B], rewards float32 [B],
+        dones bool [B], next_legal bool [B, A].
+        """
+        targets = self.td_targets(rewards, dones, next_obs, next_legal)
+        q = self.online(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
+        loss = F.huber_loss(q, targets, delta=self.params["huber_delta"])
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.params["max_grad_norm"] is not None:
+            torch.nn.utils.clip_grad_norm_(self.online.parameters(), self.params["max_grad_norm"])
+        self.optimizer.step()
+        self.num_updates += 1
+        if self.num_updates % self.params["target_update_interval"] == 0:
+            self.sync_target()
+        return loss.detach()
+
+    def sync_target(self) -> None:
+        self.target.load_state_dict(self.online.state_dict())
+
+    # -- state ----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "online": self.online.state_dict(),
+            "target": self.target.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "epsilon": float(self.epsilon),
+            "num_updates": self.num_updates,
+            "generator": self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.online.load_state_dict(state["online"])
+        self.target.load_state_dict(state["target"])
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])
+        self.epsilon.fill_(state.get("epsilon", float(self.epsilon)))
+        self.num_updates = state.get("num_updates", 0)
+        if "generator" in state:
+            try:
+                self.generator.set_state(state["generator"].cpu())
+            except (RuntimeError, TypeError):
+                pass  # a CUDA generator's state does not fit a CPU one: keep this agent's own stream
+
+    def checkpoint(self, extra: dict | None = None) -> dict:
+        """Everything ``load_agent`` needs, plus ``extra`` (step, episode, game...)."""
+        return {"format": CHECKPOINT_FORMAT, "agent_id": self.agent_id, "params": self.params,
+                "observation_shape": list(self.observation_shape), "num_actions": self.num_actions,
+                "state": self.state_dict(), **(extra or {})}

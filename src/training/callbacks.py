@@ -1,0 +1,126 @@
+"""Trainer callbacks.
+
+Hook points, called by ``Trainer.train`` in this order:
+
+* ``on_train_start(trainer)`` - once, after the first reset, before the first batch step;
+* ``on_step(trainer, batch)`` - after every batch step (``trainer.step`` has already advanced by
+  ``num_envs`` agent transitions; ``batch`` holds the step's transitions, ``batch["done"]``
+  marks the games that ended);
+* ``on_status(trainer, fields)`` - whenever status.json is written, may add fields;
+* ``on_train_end(trainer, status)`` - once, with the final status (completed or stopped).
+
+Interval callbacks fire when ``trainer.step`` crosses a multiple of their interval; a batch
+step that crosses several multiples fires once (lr_decay applies each crossed decay).
+"""
+from __future__ import annotations
+
+import torch
+
+
+class Callback:
+    def on_train_start(self, trainer) -> None: ...
+
+    def on_step(self, trainer, batch: dict) -> None: ...
+
+    def on_status(self, trainer, fields: dict) -> None: ...
+
+    def on_train_end(self, trainer, status: str) -> None: ...
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+def crossed(prev_step: int, step: int, interval: int) -> int:
+    """How many multiples of ``interval`` lie in (prev_step, step]."""
+    return step // interval - prev_step // interval
+
+
+class CheckpointCallback(Callback):
+    """Saves ``checkpoints/<prefix>_<step>.pt`` each time ``step`` crosses a multiple of
+    ``interval``, and a final one at the end (completed or stopped) unless that step is saved."""
+
+    def __init__(self, interval: int = 2000, prefix: str = "model"):
+        self.interval, self.prefix = interval, prefix
+        self.last_saved: int | None = None
+
+    def on_step(self, trainer, batch) -> None:
+        if crossed(trainer.step - trainer.num_envs, trainer.step, self.interval):
+            self.save(trainer)
+
+    def on_train_end(self, trainer, status) -> None:
+        if self.last_saved != trainer.step:
+            self.save(trainer)
+
+    def save(self, trainer) -> None:
+        trainer.save_checkpoint(self.prefix)
+        self.last_saved = trainer.step
+
+
+class EpsilonDecayCallback(Callback):
+    """epsilon <- max(epsilon_min, epsilon * epsilon_decay) per agent step (``every: step``) or
+    per finished game (``every: episode``). A batch step of N games is N agent steps, so the
+    decay is applied N times (decay ** N); computed on the device, no synchronisation."""
+
+    def __init__(self, every: str = "step"):
+        self.every = every
+
+    def on_step(self, trainer, batch) -> None:
+        agent = trainer.agent
+        if not all(hasattr(agent, a) for a in ("epsilon", "epsilon_decay", "epsilon_min")):
+            return
+        if self.every == "step":
+            factor = torch.tensor(agent.epsilon_decay ** trainer.num_envs, device=agent.epsilon.device)
+        else:
+            n_done = batch["done"].sum().to(agent.epsilon.dtype)
+            factor = torch.pow(torch.tensor(agent.epsilon_decay, device=agent.epsilon.device), n_done)
+        agent.epsilon.copy_(torch.clamp(agent.epsilon * factor, min=agent.epsilon_min))
+
+
+class LRDecayCallback(Callback):
+    """Every ``interval_steps`` agent steps multiply the learning rate of
+    ``getattr(agent, optimizer_attr)`` by ``decay_factor``, not below ``min_lr``; reports the
+    current rate in status.json under ``metric_key``."""
+
+    def __init__(self, interval_steps: int = 5000, decay_factor: float = 0.5, min_lr: float = 0.0,
+                 optimizer_attr: str = "optimizer", metric_key: str = "learning_rate"):
+        self.interval_steps, self.decay_factor, self.min_lr = interval_steps, decay_factor, min_lr
+        self.optimizer_attr, self.metric_key = optimizer_attr, metric_key
+
+    def on_train_start(self, trainer) -> None:
+        if not hasattr(trainer.agent, self.optimizer_attr):
+            raise ValueError(f"lr_decay: the agent has no attribute {self.optimizer_attr!r} (optimizer_attr)")
+
+    def _optimizer(self, trainer):
+        return getattr(trainer.agent, self.optimizer_attr)
+
+    def on_step(self, trainer, batch) -> None:
+        k = crossed(trainer.step - trainer.num_envs, trainer.step, self.interval_steps)
+        if k:
+            for group in self._optimizer(trainer).param_groups:
+                group["lr"] = max(self.min_lr, group["lr"] * self.decay_factor ** k)
+
+    def on_status(self, trainer, fields) -> None:
+        fields[self.metric_key] = self._optimizer(trainer).param_groups[0]["lr"]
+
+
+def build_callbacks(configs: list[dict]) -> list[Callback]:
+    """Callbacks from the validated ``train.callbacks`` list; a checkpoint callback is always
+    present (a ``checkpoint`` entry overrides its interval and prefix)."""
+    out: list[Callback] = []
+    has_checkpoint = False
+    for cb in configs:
+        if cb["type"] == "checkpoint":
+            # the checkpoint callback cannot be switched off, only configured
+            has_checkpoint = True
+            out.append(CheckpointCallback(**cb["params"]))
+        elif not cb["enabled"]:
+            continue
+        elif cb["type"] == "epsilon_decay":
+            out.append(EpsilonDecayCallback(**cb["params"]))
+        elif cb["type"] == "lr_decay":
+            out.append(LRDecayCallback(**cb["params"]))
+    if not has_checkpoint:
+        out.insert(0, CheckpointCallback())
+    return out

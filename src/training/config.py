@@ -1,0 +1,237 @@
+"""Config loading and validation for ``python -m src.cli.train``.
+
+One schema per component (see ``SCHEMAS``); the YAML file only fills them in. Everything is
+validated here, before a run directory is created, and every error names its key.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kernels.geometry import check_size
+from src.training.schema import ConfigError, Field, Schema, suggest, type_name
+
+START_POLICIES = ("random", "agent_first", "opponent_first")
+SAMPLER_TYPES = ("random", "pool")
+CALLBACK_TYPES = ("checkpoint", "epsilon_decay", "lr_decay")
+
+
+def _int_list(value: Any, key: str) -> list[int]:
+    for i, v in enumerate(value):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ConfigError(f"{key}[{i}]", f"must be a positive integer, got {v!r}")
+    return list(value)
+
+
+def _device(value: Any, key: str) -> Any:
+    import torch
+
+    if not (value == "cpu" or value == "cuda" or value.startswith("cuda:")):
+        raise ConfigError(key, f"must be null, 'cpu', 'cuda' or 'cuda:N', got {value!r}")
+    if value.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(key, f"device {value!r} asked for, but CUDA is not available on this machine (use null or 'cpu')")
+    try:
+        torch.device(value)
+    except RuntimeError:
+        raise ConfigError(key, f"is not a valid torch device: {value!r}") from None
+    return value
+
+
+GAME_PARAMS = Schema({
+    "rows": Field("int", 6, "board rows", min=1),
+    "cols": Field("int", 7, "board columns", min=1),
+})
+
+DQN_PARAMS = Schema({
+    "learning_rate": Field("float", 1e-3, "Adam learning rate (reported as 'learning_rate')", gt=0),
+    "gamma": Field("float", 0.99, "discount factor", min=0, max=1),
+    "epsilon": Field("float", 1.0, "initial exploration rate of epsilon-greedy acting", min=0, max=1),
+    "epsilon_decay": Field("float", 0.9999, "multiplier applied to epsilon per step (or episode) by the epsilon_decay callback", gt=0, max=1),
+    "epsilon_min": Field("float", 0.05, "floor of epsilon", min=0, max=1),
+    "batch_size": Field("int", 256, "minibatch size of a gradient update", min=1),
+    "replay_buffer_size": Field("int", 100_000, "replay ring capacity, in transitions", min=1),
+    "learning_starts": Field("int", 1000, "transitions collected before the first update", min=0),
+    "updates_per_step": Field("int", 1, "gradient updates per batch step (one agent move in every game)", min=1),
+    "target_update_interval": Field("int", 500, "gradient updates between target-network syncs", min=1),
+    "hidden_sizes": Field("list", [256, 256], "widths of the hidden fully connected layers", check=_int_list),
+    "conv_channels": Field("list", [], "channels of 3x3 conv layers before the dense layers (empty: MLP)", check=_int_list),
+    "double_dqn": Field("bool", True, "Double-DQN targets (online argmax, target value)"),
+    "huber_delta": Field("float", 1.0, "Huber loss threshold", gt=0),
+    "max_grad_norm": Field("float", 10.0, "gradient-norm clip (null: none)", gt=0, nullable=True),
+    "device": Field("str", None, "null: CUDA when available, else CPU", nullable=True, check=_device),
+    "num_actions": Field("int", None, "inferred from the game when omitted", nullable=True, min=1),
+    "action_space": Field("any", None, "inferred from the game when omitted (a count or {n: count})", nullable=True),
+    "observation_shape": Field("list", None, "inferred from the game when omitted", nullable=True, check=_int_list),
+})
+
+AGENT_PARAMS = {"dqn": DQN_PARAMS}
+
+RANDOM_SAMPLER = Schema({"seed": Field("int", None, "opponent seed; falls back to the top-level seed", nullable=True)})
+
+CALLBACK_PARAMS = {
+    "checkpoint": Schema({
+        "interval": Field("int", 2000, "steps between checkpoints", min=1),
+        "prefix": Field("str", "model", "checkpoint file prefix: checkpoints/<prefix>_<step>.pt"),
+    }),
+    "epsilon_decay": Schema({
+        "every": Field("str", "step", "decay per agent step or per finished episode", choices=("step", "episode")),
+    }),
+    "lr_decay": Schema({
+        "interval_steps": Field("int", 5000, "steps between decays", min=1),
+        "decay_factor": Field("float", 0.5, "learning-rate multiplier", gt=0, max=1),
+        "min_lr": Field("float", 0.0, "learning-rate floor", min=0),
+        "optimizer_attr": Field("str", "optimizer", "agent attribute holding the optimizer"),
+        "metric_key": Field("str", "learning_rate", "name under which the rate is reported"),
+    }),
+}
+
+EVAL = Schema({
+    "interval": Field("int", 10_000, "steps between evaluations", min=1),
+    "games": Field("int", 200, "games per opponent per evaluation (half with the agent first)", min=1),
+    "opponents": Field("list", ["random"], "opponent names or checkpoint paths"),
+    "deterministic": Field("bool", True, "greedy agent during evaluation"),
+})
+
+TRAIN = Schema({
+    "total_steps": Field("int", 10_000, "agent transitions to train for, summed over all games", min=1),
+    "num_envs": Field("int", None, "games played at once (null: 256 on CPU, 16384 on CUDA)", nullable=True, min=1),
+    "deterministic": Field("bool", False, "greedy acting during training (no epsilon)"),
+    "track_timings": Field("bool", False, "record and print a timing breakdown"),
+    "start_policy": Field("str", "random", "who moves first in each game", choices=START_POLICIES),
+    "opponent_sampler": Field("dict", doc="how opponents are chosen ({type, params})"),
+    "callbacks": Field("list", [], "list of {type, enabled?, params?}"),
+})
+
+TOP = Schema({
+    "seed": Field("int", None, "global seed (stored in meta.json)", nullable=True),
+    "game": Field("dict", doc="{id, params}"),
+    "agent": Field("dict", doc="{id, params}"),
+    "train": Field("dict", doc="training options"),
+    "eval": Field("dict", None, "evaluation options", nullable=True),
+})
+
+SCHEMAS = {"game.params": GAME_PARAMS, "agent.params (dqn)": DQN_PARAMS, "train": TRAIN, "eval": EVAL,
+           "train.opponent_sampler.params (random)": RANDOM_SAMPLER,
+           **{f"callbacks.{k}.params": v for k, v in CALLBACK_PARAMS.items()}}
+
+
+def _component(value: dict, path: str, id_key: str, known: tuple[str, ...]) -> tuple[str, Any]:
+    for k in value:
+        if k not in (id_key, "params") and not (id_key == "type" and k == "enabled"):
+            allowed = (id_key, "params", "enabled") if id_key == "type" else (id_key, "params")
+            raise ConfigError(f"{path}.{k}", "unknown key" + suggest(k, allowed) + f"; known keys: {', '.join(allowed)}")
+    if id_key not in value:
+        raise ConfigError(f"{path}.{id_key}", "is required but missing")
+    ident = value[id_key]
+    if not isinstance(ident, str):
+        raise ConfigError(f"{path}.{id_key}", f"must be a string, got {type_name(ident)} {ident!r}")
+    if ident not in known:
+        raise ConfigError(f"{path}.{id_key}", f"unknown {id_key} {ident!r}" + suggest(ident, known)
+                          + f"; known: {', '.join(known)}")
+    return ident, value.get("params")
+
+
+def _validate_game(game: dict) -> dict:
+    from src.games import GAMES
+
+    gid, params = _component(game, "game", "id", tuple(GAMES))
+    params = GAME_PARAMS.fill(params, "game.params")
+    try:
+        check_size(params["rows"], params["cols"])
+    except ValueError as e:
+        raise ConfigError("game.params", str(e)) from None
+    return {"id": gid, "params": params}
+
+
+def _validate_agent(agent: dict, game: dict) -> dict:
+    aid, params = _component(agent, "agent", "id", tuple(AGENT_PARAMS))
+    params = AGENT_PARAMS[aid].fill(params, "agent.params")
+    rows, cols = game["params"]["rows"], game["params"]["cols"]
+    if params["num_actions"] is not None and params["num_actions"] != cols:
+        raise ConfigError("agent.params.num_actions", f"is {params['num_actions']} but the game has {cols} actions")
+    space = params["action_space"]
+    if space is not None:
+        n = space.get("n") if isinstance(space, dict) else space
+        if n != cols or isinstance(n, bool):
+            raise ConfigError("agent.params.action_space", f"must describe {cols} discrete actions, got {space!r}")
+    if params["observation_shape"] is not None and list(params["observation_shape"]) != [2, rows, cols]:
+        raise ConfigError("agent.params.observation_shape", f"is {params['observation_shape']} but the game's is [2, {rows}, {cols}]")
+    if params["epsilon_min"] > params["epsilon"]:
+        raise ConfigError("agent.params.epsilon_min", f"({params['epsilon_min']}) must not exceed epsilon ({params['epsilon']})")
+    if params["batch_size"] > params["replay_buffer_size"]:
+        raise ConfigError("agent.params.batch_size", f"({params['batch_size']}) must not exceed replay_buffer_size ({params['replay_buffer_size']})")
+    return {"id": aid, "params": params}
+
+
+def _validate_callbacks(callbacks: list) -> list[dict]:
+    out = []
+    for i, cb in enumerate(callbacks):
+        path = f"train.callbacks[{i}]"
+        if not isinstance(cb, dict):
+            raise ConfigError(path, f"must be a mapping {{type, enabled?, params?}}, got {type_name(cb)} {cb!r}")
+        ctype, params = _component(cb, path, "type", CALLBACK_TYPES)
+        enabled = cb.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ConfigError(f"{path}.enabled", f"must be true or false, got {type_name(enabled)} {enabled!r}")
+        out.append({"type": ctype, "enabled": enabled, "params": CALLBACK_PARAMS[ctype].fill(params, f"{path}.params")})
+    return out
+
+
+def _validate_sampler(sampler: dict, seed: int | None) -> dict:
+    stype, params = _component(sampler, "train.opponent_sampler", "type", SAMPLER_TYPES)
+    if stype == "random":
+        params = RANDOM_SAMPLER.fill(params, "train.opponent_sampler.params")
+        if params["seed"] is None:
+            params["seed"] = seed
+        return {"type": stype, "params": params}
+    from src.opponents.pool import validate_pool_params  # the pool's own schema
+
+    return {"type": stype, "params": validate_pool_params(params, seed)}
+
+
+def _validate_eval(ev: dict | None, game: dict, config_dir: Path) -> dict | None:
+    if ev is None:
+        return None
+    ev = EVAL.fill(ev, "eval")
+    from src.training.evaluation import validate_eval_opponents
+
+    ev["opponents"] = validate_eval_opponents(ev["opponents"], "eval.opponents", config_dir)
+    return ev
+
+
+def validate_config(raw: Any, config_dir: Path = Path(".")) -> dict:
+    """Validate a parsed YAML document; returns the config with every default filled in."""
+    if raw is None:
+        raise ConfigError("", "the file is empty; expected a mapping with game, agent and train")
+    cfg = TOP.fill(raw, "")
+    out = {"seed": cfg["seed"], "game": _validate_game(cfg["game"])}
+    out["agent"] = _validate_agent(cfg["agent"], out["game"])
+    train = TRAIN.fill(cfg["train"], "train")
+    train["callbacks"] = _validate_callbacks(train["callbacks"])
+    train["opponent_sampler"] = _validate_sampler(train["opponent_sampler"], cfg["seed"])
+    out["train"] = train
+    out["eval"] = _validate_eval(cfg["eval"], out["game"], config_dir)
+    return out
+
+
+def load_config(path: str | Path) -> tuple[str, dict]:
+    """Read and validate a YAML config. Returns ``(text, config)``; raises ConfigError."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError("", f"config file not found: {path}")
+    if not path.is_file():
+        raise ConfigError("", f"config path is not a file: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError("", f"cannot read {path}: {e}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError("", f"malformed YAML in {path}{where}: {problem}") from None
+    return text, validate_config(raw, path.resolve().parent)

@@ -1,0 +1,122 @@
+"""Evaluation games against fixed opponents (the config's ``eval`` section)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from src.training.schema import ConfigError
+
+
+def resolve_checkpoint_path(spec: str, config_dir: Path) -> Path | None:
+    """A checkpoint path as given (relative to the working directory), else relative to the config."""
+    for base in (Path("."), config_dir):
+        p = (base / spec)
+        if p.is_file():
+            return p.resolve()
+    return None
+
+
+def validate_eval_opponents(opponents: list, key: str, config_dir: Path) -> list:
+    """Each entry is an opponent name (see ``src.opponents.parse_opponent_spec``) or a checkpoint path."""
+    from src.opponents import parse_opponent_spec
+
+    if not opponents:
+        raise ConfigError(key, "must list at least one opponent")
+    out = []
+    for i, spec in enumerate(opponents):
+        k = f"{key}[{i}]"
+        if isinstance(spec, str) and (spec.endswith(".pt") or "/" in spec or "\\" in spec):
+            path = resolve_checkpoint_path(spec, config_dir)
+            if path is None:
+                raise ConfigError(k, f"checkpoint not found: {spec}")
+            from src.agents import CheckpointError, read_checkpoint
+
+            try:
+                read_checkpoint(path)
+            except CheckpointError as e:
+                raise ConfigError(k, str(e)) from None
+            out.append(str(path))
+            continue
+        try:
+            parse_opponent_spec(spec)
+        except ValueError as e:
+            raise ConfigError(k, str(e)) from None
+        out.append(spec)
+    return out
+
+
+class FixedSampler:
+    """Every game faces the same opponent object (``act(cur, mask) -> int64 [N]``)."""
+
+    def __init__(self, opponent):
+        self.opponent = opponent
+
+    def on_new_games(self, new):
+        pass
+
+    def act(self, cur, mask, active=None):
+        return self.opponent.act(cur, mask)
+
+
+class AgentOpponent:
+    """A frozen agent as an opponent: greedy over legal moves of the position it faces."""
+
+    def __init__(self, agent, ops):
+        self.agent, self.ops = agent, ops
+
+    def act(self, cur, mask):
+        return self.agent.act(self.ops.to_planes(cur, mask), self.ops.legal_mask(mask), deterministic=True)
+
+
+def play_games(agent, opponent, geometry, device, games: int, deterministic: bool = True,
+               seed: int | None = None) -> dict:
+    """Play ``games`` games of ``agent`` against ``opponent`` (``act(cur, mask)``), the agent
+    first in half of them (the extra one, if odd, with the agent first), each exactly once,
+    in a fresh env so no training state or RNG stream is touched.
+
+    Returns ``{"games", "win", "draw", "loss", "score"}`` with rates (score = win + draw / 2).
+    """
+    import torch
+
+    from src.games.connect4 import BatchedConnect4
+    from src.training.versus import Versus
+
+    results = {"win": 0, "draw": 0, "loss": 0}
+    generator = torch.Generator(device=device)
+    generator.manual_seed(0 if seed is None else seed)
+    for policy, n in (("agent_first", (games + 1) // 2), ("opponent_first", games // 2)):
+        if n == 0:
+            continue
+        env = BatchedConnect4(n, device=device, seed=None if seed is None else seed + len(policy),
+                              rows=geometry.rows, cols=geometry.cols)
+        versus = Versus(env, FixedSampler(opponent), policy, seed=seed)
+        versus.reset()
+        outcome = torch.zeros(n, dtype=torch.int8, device=device)
+        finished = torch.zeros(n, dtype=torch.bool, device=device)
+        for _ in range(geometry.rows * geometry.cols):  # a game lasts at most this many agent moves
+            obs, legal = versus.observe(), versus.legal_mask()
+            actions = agent.act(obs, legal, deterministic=True) if deterministic else \
+                _explore(agent, obs, legal, generator)
+            batch = versus.step(actions)
+            first = batch["done"] & ~finished
+            outcome = torch.where(first, batch["reward"].sign().to(torch.int8), outcome)
+            finished |= batch["done"]
+            if bool(finished.all()):
+                break
+        results["win"] += int((outcome > 0).sum())
+        results["loss"] += int((outcome < 0).sum())
+        results["draw"] += int((outcome == 0).sum())
+    total = sum(results.values())
+    rates = {k: v / total for k, v in results.items()}
+    return {"games": total, **{k: round(v, 4) for k, v in rates.items()},
+            "score": round(rates["win"] + 0.5 * rates["draw"], 4)}
+
+
+def _explore(agent, obs, legal, generator):
+    """Epsilon-greedy with the agent's current epsilon but the evaluation's own RNG stream."""
+    import torch
+
+    from src.agents.dqn import masked_argmax, random_legal
+
+    greedy = masked_argmax(agent.q_values(obs), legal)
+    explore = torch.rand(greedy.shape, device=greedy.device, generator=generator) < agent.epsilon
+    return torch.where(explore, random_legal(legal, generator), greedy)

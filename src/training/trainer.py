@@ -1,0 +1,279 @@
+"""The batched training loop.
+
+One batch step, top to bottom (see ``Trainer.train``): the agent acts in every game, each
+game's opponent replies, finished games reset, the transitions go to the replay ring, the
+callbacks run, and the learner makes ``updates_per_step`` gradient steps. Counters that live
+on the device (episodes, results, loss) are read by the host only when status is written.
+
+Step semantics: ``step`` counts agent transitions (an agent move and the opponent's reply)
+summed over all games, so a batch step adds ``num_envs``; ``episode`` counts finished games.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from src.agents.dqn import DQNAgent
+from src.games import make_game
+from src.runs.files import atomic_write_json
+from src.runs.rundir import RunDir, utc_now_iso
+from src.training.callbacks import build_callbacks
+from src.training.replay import ReplayBuffer
+from src.training.timing import NullTimer, Timer
+from src.training.versus import Versus
+
+DEFAULT_NUM_ENVS = {"cpu": 256, "cuda": 16384}
+STATUS_MIN_SECONDS = 1.0  # status.json at most about once a second...
+STATUS_MAX_SECONDS = 10.0  # ...and at least every 10 s
+
+
+def derive_seed(seed: int | None, salt: int) -> int | None:
+    """Independent per-component seeds from the one config seed."""
+    return None if seed is None else (seed * 1_000_003 + salt * 7_919) % (2 ** 62)
+
+
+def build_sampler(cfg: dict, game, agent):
+    sampler_cfg = cfg["train"]["opponent_sampler"]
+    if sampler_cfg["type"] == "random":
+        from src.opponents.samplers import RandomSampler
+
+        return RandomSampler(game.geometry, game.device, game.backend, derive_seed(sampler_cfg["params"]["seed"], 3))
+    from src.opponents.pool import PoolSampler
+
+    return PoolSampler(sampler_cfg["params"], game, agent, derive_seed(cfg["seed"], 4))
+
+
+class Trainer:
+    def __init__(self, cfg: dict, run_dir: RunDir | None = None, status_interval: int = 100,
+                 progress: bool = True, out=None):
+        self.cfg = cfg
+        self.run_dir = run_dir
+        self.status_interval = status_interval
+        self.out = out if out is not None else sys.stdout
+        self.progress = progress
+        seed = cfg["seed"]
+        if seed is not None:
+            torch.manual_seed(seed)
+        params = cfg["agent"]["params"]
+        self.device = torch.device(params["device"] or ("cuda" if torch.cuda.is_available() else "cpu"))
+        train = cfg["train"]
+        self.num_envs = train["num_envs"] or DEFAULT_NUM_ENVS.get(self.device.type, 256)
+        self.total_steps = train["total_steps"]
+        self.deterministic = train["deterministic"]
+        gp = cfg["game"]["params"]
+        self.game = make_game(cfg["game"]["id"], self.num_envs, device=self.device, seed=derive_seed(seed, 1), **gp)
+        self.agent = DQNAgent(params, self.game.observation_shape, self.game.num_actions, self.device,
+                              seed=derive_seed(seed, 2))
+        self.replay = ReplayBuffer(params["replay_buffer_size"], self.device, seed=derive_seed(seed, 5))
+        self.sampler = build_sampler(cfg, self.game, self.agent)
+        self.versus = Versus(self.game, self.sampler, train["start_policy"], seed=derive_seed(seed, 6))
+        self.callbacks = build_callbacks(train["callbacks"])
+        self.evaluator = None
+        if cfg.get("eval"):
+            from src.training.evaluation import Evaluator
+
+            self.evaluator = Evaluator(cfg, self.game.geometry, self.device, seed=derive_seed(seed, 8))
+        self.timer = Timer(self.device) if train["track_timings"] else NullTimer()
+        self.step = 0
+        self.stop_reason: str | None = None
+        self._zero_counters()
+        self.episode = 0
+        self.start_time = utc_now_iso()
+        self.last_status: dict = {}
+
+    # -- counters that stay on the device between status writes ----------------------------
+    def _zero_counters(self) -> None:
+        z = lambda: torch.zeros((), dtype=torch.int64, device=self.device)  # noqa: E731
+        self.episode_dev, self.wins_dev, self.losses_dev, self.draws_dev = z(), z(), z(), z()
+        self.loss_sum = torch.zeros((), dtype=torch.float32, device=self.device)
+        self.loss_count = 0
+
+    def request_stop(self, reason: str) -> None:
+        """Stop at the end of the current batch step (signal handlers call this)."""
+        self.stop_reason = reason
+
+    # -- the loop ---------------------------------------------------------------------------
+    def train(self) -> str:
+        """Train until ``total_steps`` or a stop request; returns 'completed' or 'stopped'."""
+        p = self.cfg["agent"]["params"]
+        updates, batch_size, learning_starts = p["updates_per_step"], p["batch_size"], p["learning_starts"]
+        self.t0 = self._last_write = time.perf_counter()
+        self._steps_at_last_write = 0
+        self.versus.reset()
+        for cb in self.callbacks:
+            cb.on_train_start(self)
+        self.write_status("running")
+        while self.step < self.total_steps and self.stop_reason is None:
+            with self.timer.section("agent"):
+                action = self.agent.act(self.versus.observe(), self.versus.legal_mask(), self.deterministic)
+            with self.timer.section("env"):
+                batch = self.versus.step(action, timer=self.timer)
+            with self.timer.section("learner"):
+                self.replay.add({"cur": batch["cur"], "mask": batch["mask"], "action": batch["action"].to(torch.int8),
+                                 "reward": batch["reward"].to(torch.int8), "done": batch["done"],
+                                 "next_cur": batch["next_cur"], "next_mask": batch["next_mask"]})
+            self.step += self.num_envs
+            self._count_results(batch)
+            with self.timer.section("callbacks"):
+                for cb in self.callbacks:
+                    cb.on_step(self, batch)
+            if len(self.replay) >= max(learning_starts, 1):
+                with self.timer.section("learner"):
+                    for _ in range(updates):
+                        self._learn(batch_size)
+            if self.evaluator is not None:
+                with self.timer.section("eval"):
+                    self.evaluator.maybe_evaluate(self)
+            self._maybe_write_status()
+            if self.run_dir is not None and self.stop_reason is None and self.run_dir.stop_requested():
+                self.stop_reason = "stop file"
+        status = "completed" if self.step >= self.total_steps else "stopped"
+        for cb in self.callbacks:
+            cb.on_train_end(self, status)
+        self.write_status(status)
+        self._finish_progress(status)
+        if isinstance(self.timer, Timer):
+            self._report_timings()
+        return status
+
+    def _report_timings(self) -> None:
+        self.timing_report = self.timer.report(time.perf_counter() - self.t0)
+        if self.run_dir is not None:
+            atomic_write_json(self.run_dir.path / "timings.json", self.timing_report)
+        if self.progress:
+            self.out.write(Timer.format(self.timing_report) + "\n")
+
+    def _count_results(self, batch: dict) -> None:
+        done, reward = batch["done"], batch["reward"]
+        self.episode_dev += done.sum()
+        self.wins_dev += (done & (reward > 0)).sum()
+        self.losses_dev += (done & (reward < 0)).sum()
+        self.draws_dev += (done & (reward == 0)).sum()
+
+    def _learn(self, batch_size: int) -> None:
+        s = self.replay.sample(batch_size)
+        ops = self.game.ops
+        loss = self.agent.update(ops.to_planes(s["cur"], s["mask"]), s["action"].long(), s["reward"].float(),
+                                 s["done"], ops.to_planes(s["next_cur"], s["next_mask"]), ops.legal_mask(s["next_mask"]))
+        self.loss_sum += loss
+        self.loss_count += 1
+
+    # -- status, checkpoints, progress ------------------------------------------------------
+    def _maybe_write_status(self) -> None:
+        now = time.perf_counter()
+        since = now - self._last_write
+        due = self.step // self.status_interval > (self.step - self.num_envs) // self.status_interval
+        if (due and since >= STATUS_MIN_SECONDS) or since >= STATUS_MAX_SECONDS:
+            self.write_status("running")
+
+    def status_fields(self, status: str) -> dict:
+        """The spec's status.json fields plus extras; synchronises with the device (once)."""
+        now = time.perf_counter()
+        episodes = int(self.episode_dev)
+        self.episode = episodes
+        window = max(now - self._last_write, 1e-9)
+        sps_now = (self.step - self._steps_at_last_write) / window
+        elapsed = now - self.t0
+        w, l, d = int(self.wins_dev), int(self.losses_dev), int(self.draws_dev)
+        fields = {
+            "status": status,
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "episode": episodes,
+            "epsilon": round(float(self.agent.epsilon), 6),
+            "start_time": self.start_time,
+            "last_heartbeat": utc_now_iso(),
+            "num_envs": self.num_envs,
+            "device": str(self.device),
+            "steps_per_sec": round(self.step / elapsed, 1) if elapsed > 0 else None,
+            "recent_steps_per_sec": round(sps_now, 1),
+            "updates": self.agent.num_updates,
+            "learning_rate": self.agent.learning_rate,
+            "loss": round(float(self.loss_sum) / self.loss_count, 6) if self.loss_count else None,
+            "results": {"wins": w, "losses": l, "draws": d},
+        }
+        if hasattr(self.sampler, "status"):
+            fields.update(self.sampler.status())
+        if self.evaluator is not None and self.evaluator.latest is not None:
+            fields["eval"] = self.evaluator.latest
+        for cb in self.callbacks:
+            cb.on_status(self, fields)
+        return fields
+
+    def write_status(self, status: str) -> None:
+        with self.timer.section("io"):
+            fields = self.status_fields(status)
+            self.last_status = fields
+            if self.run_dir is not None:
+                self.run_dir.write_status(fields)
+                if status == "running" or self.step > self._steps_at_last_write:
+                    self.run_dir.append_metrics(self._metrics_record(fields))
+        self._print_progress(fields)
+        self._last_write = time.perf_counter()
+        self._steps_at_last_write = self.step
+
+    def _metrics_record(self, f: dict) -> dict:
+        rec = {k: f[k] for k in ("step", "episode", "epsilon", "learning_rate", "loss", "updates")}
+        rec.update(time=f["last_heartbeat"], steps_per_sec=f["recent_steps_per_sec"], kind="status")
+        n = sum(f["results"].values())
+        if n:
+            rec["train_win_rate"] = round(f["results"]["wins"] / n, 4)
+        return rec
+
+    def save_checkpoint(self, prefix: str) -> Path | None:
+        if self.run_dir is None:
+            return None
+        with self.timer.section("io"):
+            ckpt = self.agent.checkpoint({"step": self.step, "episode": int(self.episode_dev),
+                                          "game": self.cfg["game"], "seed": self.cfg["seed"]})
+            return self.run_dir.save_checkpoint(ckpt, prefix, self.step)
+
+    # -- console ----------------------------------------------------------------------------
+    def _progress_line(self, f: dict) -> str:
+        pct = 100.0 * min(f["step"], f["total_steps"]) / f["total_steps"]
+        sps = f["recent_steps_per_sec"] or f["steps_per_sec"] or 0.0
+        eta = (f["total_steps"] - f["step"]) / sps if sps > 0 and f["step"] < f["total_steps"] else 0.0
+        eps = f"{f['epsilon']:.4f}" if f["epsilon"] is not None else "-"
+        loss = f"  loss {f['loss']:.4f}" if f["loss"] is not None else ""
+        return (f"step {f['step']}/{f['total_steps']} ({pct:.1f}%)  ep {f['episode']}  ε {eps}  "
+                f"{sps:,.0f} steps/s  ETA {format_seconds(eta)}{loss}")
+
+    def _print_progress(self, f: dict) -> None:
+        if not self.progress:
+            return
+        line = self._progress_line(f)
+        if _isatty(self.out):
+            self.out.write("\r\x1b[2K" + line)
+        else:
+            self.out.write(line + "\n")
+        self.out.flush()
+
+    def _finish_progress(self, status: str) -> None:
+        if not self.progress:
+            return
+        if _isatty(self.out):
+            self.out.write("\n")
+        why = f" ({self.stop_reason})" if status == "stopped" and self.stop_reason else ""
+        self.out.write(f"{status}{why}: {self.step} steps, {self.episode} episodes in "
+                       f"{format_seconds(time.perf_counter() - self.t0)}\n")
+        self.out.flush()
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def format_seconds(s: float) -> str:
+    if not math.isfinite(s):
+        return "?"
+    s = int(round(s))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}h {m:02d}m {sec:02d}s" if h else (f"{m}m {sec:02d}s" if m else f"{sec}s")
