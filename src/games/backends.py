@@ -40,7 +40,8 @@ class TorchOps:
     def __init__(self, g: Geometry, device: torch.device, seed: int | None = None):
         self.g, self.device = g, device
         self.generator = torch.Generator(device=device)
-        self.generator.manual_seed(seed if seed is not None else torch.seed())
+        # Generator.seed(), not torch.seed(): that one would reseed torch's global RNG
+        self.generator.manual_seed(seed if seed is not None else self.generator.seed())
 
     def play(self, cur, mask, actions, active=None):
         return kt.play(cur, mask, actions, active, self.g)
