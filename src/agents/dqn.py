@@ -90,6 +90,7 @@ class DQNAgent:
         """
         targets = self.td_targets(rewards, dones, next_obs, next_legal)
         q = self.online(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
+        self.last_q_mean = q.detach().mean()
         loss = F.huber_loss(q, targets, delta=self.params["huber_delta"])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -1,4 +1,4 @@
-"""`python -m src.cli.runs list|stop`: see the spec's "Managing runs". Parses and prints; the logic is in src.runs.monitor.
+"""`python -m src.cli.runs list|stop|show`: see the spec's "Managing runs". Parses and prints; the logic is in src.runs.monitor.
 
 Exit codes: 0 done, 1 nothing to do / failed (not running, not a run, wait timed out), 2 bad arguments.
 """
@@ -53,8 +53,24 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_show(args: argparse.Namespace) -> int:
+    from src.runs.show import ShowError, plot_run, show_report
+
+    if args.plot is not None and args.plot.suffix.lower() != ".png":
+        args.parser.error(f"--plot must name a .png file, got {args.plot}")
+    try:
+        for line in show_report(args.run_dir):
+            print(line)
+        if args.plot is not None:
+            print(f"plot:     {plot_run(args.run_dir, args.plot)}")
+    except ShowError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m src.cli.runs", description="List and stop training runs.")
+    parser = argparse.ArgumentParser(prog="python -m src.cli.runs", description="List, stop and inspect training runs.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list running runs (all runs with --all)")
@@ -69,7 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --wait: give up after SEC seconds, exit 1 (default: 60)")
     p.set_defaults(func=cmd_stop, parser=p)
 
-    # `show RUN_DIR` (another issue) registers here as sub.add_parser("show", ...) with its cmd_show.
+    p = sub.add_parser("show", help="config summary, progress, latest evaluation and checkpoints of a run")
+    p.add_argument("run_dir", type=Path, help="the run directory, e.g. runs/my_experiment")
+    p.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
+                   help="also draw the learning curves into FILE.png (needs matplotlib: pip install -e '.[plot]')")
+    p.set_defaults(func=cmd_show, parser=p)
     return parser
 
 

@@ -14,6 +14,8 @@ step that crosses several multiples fires once (lr_decay applies each crossed de
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -71,11 +73,11 @@ class EpsilonDecayCallback(Callback):
         if not all(hasattr(agent, a) for a in ("epsilon", "epsilon_decay", "epsilon_min")):
             return
         if self.every == "step":
-            factor = torch.tensor(agent.epsilon_decay ** trainer.num_envs, device=agent.epsilon.device)
-        else:
+            agent.epsilon.mul_(agent.epsilon_decay ** trainer.num_envs)
+        else:  # decay ** n_done as exp(n_done * log(decay)), without leaving the device
             n_done = batch["done"].sum().to(agent.epsilon.dtype)
-            factor = torch.pow(torch.tensor(agent.epsilon_decay, device=agent.epsilon.device), n_done)
-        agent.epsilon.copy_(torch.clamp(agent.epsilon * factor, min=agent.epsilon_min))
+            agent.epsilon.mul_(torch.exp(n_done * math.log(agent.epsilon_decay)))
+        agent.epsilon.clamp_(min=agent.epsilon_min)
 
 
 class LRDecayCallback(Callback):

@@ -120,3 +120,58 @@ def _explore(agent, obs, legal, generator):
     greedy = masked_argmax(agent.q_values(obs), legal)
     explore = torch.rand(greedy.shape, device=greedy.device, generator=generator) < agent.epsilon
     return torch.where(explore, random_legal(legal, generator), greedy)
+
+
+class Evaluator:
+    """Every ``eval.interval`` agent steps (and once at the end), play ``eval.games`` games
+    against each ``eval.opponents`` entry in fresh envs with their own seeds, so the training
+    envs, opponents and RNG streams are untouched: a run with evaluation trains exactly as
+    one without. Results go to metrics.jsonl (``kind: eval``) and status.json (``eval``)."""
+
+    def __init__(self, cfg: dict, geometry, device, seed: int | None = None):
+        ev = cfg["eval"]
+        self.interval, self.games = ev["interval"], ev["games"]
+        self.opponents, self.deterministic = list(ev["opponents"]), ev["deterministic"]
+        self.geometry, self.device = geometry, device
+        self.seed = 0 if seed is None else seed
+        self.latest: dict | None = None
+        self.last_step: int | None = None
+
+    def maybe_evaluate(self, trainer) -> None:
+        if trainer.step // self.interval > (trainer.step - trainer.num_envs) // self.interval:
+            self.evaluate(trainer)
+
+    def finish(self, trainer) -> None:
+        if self.last_step != trainer.step:
+            self.evaluate(trainer)
+
+    def make_opponent(self, spec: str, index: int):
+        from src.games.backends import make_ops, resolve_backend
+
+        backend = resolve_backend(None, self.device)
+        if spec.endswith(".pt") or "/" in spec:
+            from src.agents import load_agent
+
+            return AgentOpponent(load_agent(spec, self.device), make_ops(self.geometry, self.device, backend, 0))
+        from src.opponents import make_opponent
+
+        return make_opponent(spec, self.geometry, self.device, backend, self.seed + 17 * (index + 1))
+
+    def evaluate(self, trainer) -> dict:
+        import time
+
+        from src.runs.rundir import utc_now_iso
+
+        t = time.perf_counter()
+        results = {}
+        for i, spec in enumerate(self.opponents):
+            name = spec if not (spec.endswith(".pt") or "/" in spec) else Path(spec).name
+            results[name] = play_games(trainer.agent, self.make_opponent(spec, i), self.geometry, self.device,
+                                       self.games, self.deterministic, seed=self.seed + 31 * (i + 1))
+        self.latest = {"step": trainer.step, "time": utc_now_iso(), "results": results,
+                       "seconds": round(time.perf_counter() - t, 3)}
+        self.last_step = trainer.step
+        if trainer.run_dir is not None:
+            trainer.run_dir.append_metrics({"kind": "eval", "step": trainer.step, "episode": int(trainer.episode_dev),
+                                            "time": self.latest["time"], "eval": results})
+        return self.latest

@@ -72,6 +72,7 @@ class Trainer:
         self.sampler = build_sampler(cfg, self.game, self.agent)
         self.versus = Versus(self.game, self.sampler, train["start_policy"], seed=derive_seed(seed, 6))
         self.callbacks = build_callbacks(train["callbacks"])
+        self.mirror = params["mirror_augment"]
         self.evaluator = None
         if cfg.get("eval"):
             from src.training.evaluation import Evaluator
@@ -90,6 +91,7 @@ class Trainer:
         z = lambda: torch.zeros((), dtype=torch.int64, device=self.device)  # noqa: E731
         self.episode_dev, self.wins_dev, self.losses_dev, self.draws_dev = z(), z(), z(), z()
         self.loss_sum = torch.zeros((), dtype=torch.float32, device=self.device)
+        self.q_sum = torch.zeros((), dtype=torch.float32, device=self.device)
         self.loss_count = 0
 
     def request_stop(self, reason: str) -> None:
@@ -132,6 +134,9 @@ class Trainer:
             if self.run_dir is not None and self.stop_reason is None and self.run_dir.stop_requested():
                 self.stop_reason = "stop file"
         status = "completed" if self.step >= self.total_steps else "stopped"
+        if self.evaluator is not None and status == "completed":
+            with self.timer.section("eval"):
+                self.evaluator.finish(self)
         for cb in self.callbacks:
             cb.on_train_end(self, status)
         self.write_status(status)
@@ -157,10 +162,22 @@ class Trainer:
     def _learn(self, batch_size: int) -> None:
         s = self.replay.sample(batch_size)
         ops = self.game.ops
-        loss = self.agent.update(ops.to_planes(s["cur"], s["mask"]), s["action"].long(), s["reward"].float(),
-                                 s["done"], ops.to_planes(s["next_cur"], s["next_mask"]), ops.legal_mask(s["next_mask"]))
+        obs, action = ops.to_planes(s["cur"], s["mask"]), s["action"].long()
+        next_obs, next_legal = ops.to_planes(s["next_cur"], s["next_mask"]), ops.legal_mask(s["next_mask"])
+        if self.mirror:
+            obs, action, next_obs, next_legal = self._mirror_half(obs, action, next_obs, next_legal)
+        loss = self.agent.update(obs, action, s["reward"].float(), s["done"], next_obs, next_legal)
         self.loss_sum += loss
+        self.q_sum += self.agent.last_q_mean
         self.loss_count += 1
+
+    def _mirror_half(self, obs, action, next_obs, next_legal):
+        """Connect4 is symmetric under reflecting the columns: reflect a random half of the
+        minibatch (positions, action and next legal moves) so each sample teaches both."""
+        flip = torch.rand(action.shape, device=self.device, generator=self.replay.generator) < 0.5
+        f4 = flip[:, None, None, None]
+        return (torch.where(f4, obs.flip(-1), obs), torch.where(flip, self.game.cols - 1 - action, action),
+                torch.where(f4, next_obs.flip(-1), next_obs), torch.where(flip[:, None], next_legal.flip(-1), next_legal))
 
     # -- status, checkpoints, progress ------------------------------------------------------
     def _maybe_write_status(self) -> None:
@@ -194,6 +211,7 @@ class Trainer:
             "updates": self.agent.num_updates,
             "learning_rate": self.agent.learning_rate,
             "loss": round(float(self.loss_sum) / self.loss_count, 6) if self.loss_count else None,
+            "mean_q": round(float(self.q_sum) / self.loss_count, 6) if self.loss_count else None,
             "results": {"wins": w, "losses": l, "draws": d},
         }
         if hasattr(self.sampler, "status"):
@@ -213,11 +231,14 @@ class Trainer:
                 if status == "running" or self.step > self._steps_at_last_write:
                     self.run_dir.append_metrics(self._metrics_record(fields))
         self._print_progress(fields)
+        self.loss_sum.zero_()  # loss and mean Q are reported per status window
+        self.q_sum.zero_()
+        self.loss_count = 0
         self._last_write = time.perf_counter()
         self._steps_at_last_write = self.step
 
     def _metrics_record(self, f: dict) -> dict:
-        rec = {k: f[k] for k in ("step", "episode", "epsilon", "learning_rate", "loss", "updates")}
+        rec = {k: f[k] for k in ("step", "episode", "epsilon", "learning_rate", "loss", "mean_q", "updates")}
         rec.update(time=f["last_heartbeat"], steps_per_sec=f["recent_steps_per_sec"], kind="status")
         n = sum(f["results"].values())
         if n:

@@ -1,0 +1,139 @@
+"""What `python -m src.cli.runs show RUN_DIR [--plot FILE.png]` prints and draws."""
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+from src.runs import monitor
+from src.runs.files import atomic_write_bytes
+from src.runs.rundir import RunDir
+
+
+class ShowError(Exception):
+    """The folder cannot be shown (not a run), or the plot cannot be drawn."""
+
+
+def _config_summary(rd: RunDir) -> list[str]:
+    try:
+        cfg = yaml.safe_load(rd.config_path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return ["config:   (config.yaml missing or unreadable)"]
+    if not isinstance(cfg, dict):
+        return ["config:   (config.yaml is not a mapping)"]
+    game, agent, train = (cfg.get(k) if isinstance(cfg.get(k), dict) else {} for k in ("game", "agent", "train"))
+    gp, ap = game.get("params") or {}, agent.get("params") or {}
+    sampler = train.get("opponent_sampler") or {}
+    lines = [
+        f"game:     {game.get('id', '?')} {gp.get('rows', 6)}x{gp.get('cols', 7)}",
+        "agent:    " + f"{agent.get('id', '?')}  " + "  ".join(
+            f"{k}={ap[k]}" for k in ("learning_rate", "gamma", "batch_size", "replay_buffer_size",
+                                     "updates_per_step", "hidden_sizes", "device") if k in ap),
+        "train:    " + "  ".join(
+            f"{k}={train[k]}" for k in ("total_steps", "num_envs", "start_policy") if k in train)
+        + f"  opponents={sampler.get('type', '?')}",
+    ]
+    cbs = [c.get("type", "?") for c in (train.get("callbacks") or []) if isinstance(c, dict)]
+    lines.append(f"callbacks: checkpoint (always){''.join(', ' + c for c in cbs if c != 'checkpoint')}")
+    if isinstance(cfg.get("eval"), dict):
+        ev = cfg["eval"]
+        lines.append(f"eval:     every {ev.get('interval', 10000)} steps, {ev.get('games', 200)} games vs "
+                     f"{', '.join(map(str, ev.get('opponents', ['random'])))}")
+    return lines
+
+
+def _checkpoint_step(p: Path) -> int:
+    m = re.search(r"_(\d+)\.pt$", p.name)
+    return int(m.group(1)) if m else -1
+
+
+def latest_eval(rd: RunDir) -> dict | None:
+    evals = [r for r in rd.read_metrics() if r.get("kind") == "eval" and isinstance(r.get("eval"), dict)]
+    return evals[-1] if evals else None
+
+
+def show_report(run_dir: str | os.PathLike, now: datetime | None = None) -> list[str]:
+    """The lines of `runs show`. Raises ShowError for a folder that is not a run."""
+    now = now or datetime.now(timezone.utc)
+    info = monitor.inspect_run(run_dir, now)
+    if info is None:
+        raise ShowError(f"{run_dir} is not a run directory (no status.json, meta.json, config.yaml or pid)")
+    rd = RunDir(run_dir)
+    meta = rd.read_meta() or {}
+    lines = [f"run:      {info.name}  ({rd.path})", "status:   " + monitor.format_run_line(info, now).strip()[len(info.name):].strip()]
+    git = meta.get("git_commit")
+    lines.append(f"started:  {meta.get('start_time_iso', '?')}  device={meta.get('device', '?')}  seed={meta.get('seed')}"
+                 f"  git={git[:10] if isinstance(git, str) else '-'}{' (dirty)' if meta.get('git_dirty') else ''}")
+    if meta.get("command"):
+        lines.append(f"command:  {meta['command']}")
+    lines += _config_summary(rd)
+    status = info.status_record or {}
+    extras = [f"{k}={status[k]}" for k in ("steps_per_sec", "loss", "mean_q", "learning_rate", "updates") if status.get(k) is not None]
+    if extras:
+        lines.append("progress: " + "  ".join(extras))
+    ev = latest_eval(rd)
+    if ev is None:
+        lines.append("evaluation: none yet")
+    else:
+        lines.append(f"evaluation at step {ev.get('step')}:")
+        for name, r in ev["eval"].items():
+            if isinstance(r, dict):
+                lines.append(f"  {name:<24} score {r.get('score', float('nan')):.3f}  (win {r.get('win', 0):.3f}  "
+                             f"draw {r.get('draw', 0):.3f}  loss {r.get('loss', 0):.3f}, {r.get('games', '?')} games)")
+    ckpts = sorted(rd.checkpoints.glob("*.pt"), key=_checkpoint_step) if rd.checkpoints.is_dir() else []
+    ckpts = [p for p in ckpts if not p.name.startswith(".")]
+    lines.append(f"checkpoints ({len(ckpts)}): " + (", ".join(p.name for p in ckpts[-6:]) if ckpts else "none"))
+    if len(ckpts) > 6:
+        lines[-1] += f"  (and {len(ckpts) - 6} older)"
+    if ckpts:
+        lines.append(f"latest:   {ckpts[-1]}")
+    return lines
+
+
+def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Draw the learning curves of a run (evaluation score per opponent, loss, steps/s against
+    step) from metrics.jsonl into the PNG ``out``. Needs matplotlib (``pip install -e .[plot]``)."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ShowError("--plot needs matplotlib, which is not installed; install it with: "
+                        "pip install -e '.[plot]'  (or: pip install matplotlib)") from None
+    matplotlib.use("Agg")
+    import io
+
+    import matplotlib.pyplot as plt
+
+    rd = RunDir(run_dir)
+    if monitor.inspect_run(run_dir) is None:
+        raise ShowError(f"{run_dir} is not a run directory")
+    records = rd.read_metrics()
+    status = [r for r in records if r.get("kind") == "status"]
+    evals = [r for r in records if r.get("kind") == "eval" and isinstance(r.get("eval"), dict)]
+    fig, axes = plt.subplots(3, 1, figsize=(8, 9), sharex=True)
+    ax = axes[0]
+    names = sorted({n for r in evals for n in r["eval"]})
+    for name in names:
+        pts = [(r["step"], r["eval"][name]["score"]) for r in evals if isinstance(r["eval"].get(name), dict)]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+    ax.set_ylabel("eval score\n(win + draw/2)")
+    ax.set_ylim(-0.02, 1.02)
+    if names:
+        ax.legend(loc="lower right", fontsize="small")
+    else:
+        ax.text(0.5, 0.5, "no evaluation in this run", ha="center", va="center", transform=ax.transAxes)
+    for ax, key, label in ((axes[1], "loss", "loss"), (axes[2], "steps_per_sec", "agent steps/s")):
+        pts = [(r["step"], r[key]) for r in status if isinstance(r.get(key), (int, float))]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts])
+        ax.set_ylabel(label)
+    axes[-1].set_xlabel("agent step")
+    fig.suptitle(rd.path.name)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    out = Path(out)
+    atomic_write_bytes(out, buf.getvalue())
+    return out
