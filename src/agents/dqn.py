@@ -45,7 +45,10 @@ class DQNAgent:
         self.epsilon_decay = params["epsilon_decay"]
         self.epsilon_min = params["epsilon_min"]
         self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(seed if seed is not None else torch.seed())
+        if seed is not None:  # else Generator.seed(): fresh entropy, global RNG untouched
+            self.generator.manual_seed(seed)
+        else:
+            self.generator.seed()
         self.online = QNetwork(self.observation_shape, num_actions, params["hidden_sizes"],
                                params["conv_channels"]).to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)

@@ -104,7 +104,10 @@ class PoolSampler:
         self.frozen: list[torch.nn.Module] = []
         self.frozen_at: list[int] = []
         self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(seed if seed is not None else torch.seed())
+        if seed is not None:  # else Generator.seed(): fresh entropy, global RNG untouched
+            self.generator.manual_seed(seed)
+        else:
+            self.generator.seed()
         self.opponent_id = torch.zeros(game.num_envs, dtype=torch.int64, device=self.device)
         n_ids = self.frozen_base + self.max_frozen
         self.results = torch.zeros(n_ids * 3, dtype=torch.int64, device=self.device)  # win/draw/loss per id

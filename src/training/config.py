@@ -61,6 +61,7 @@ DQN_PARAMS = Schema({
     "double_dqn": Field("bool", True, "Double-DQN targets (online argmax, target value)"),
     "huber_delta": Field("float", 1.0, "Huber loss threshold", gt=0),
     "max_grad_norm": Field("float", 10.0, "gradient-norm clip (null: none)", gt=0, nullable=True),
+    "tf32": Field("bool", True, "on CUDA, let float32 matmuls and convolutions use TF32 tensor cores"),
     "device": Field("str", None, "null: CUDA when available, else CPU", nullable=True, check=_device),
     "num_actions": Field("int", None, "inferred from the game when omitted", nullable=True, min=1),
     "action_space": Field("any", None, "inferred from the game when omitted (a count or {n: count})", nullable=True),

@@ -21,7 +21,10 @@ class ReplayBuffer:
         self.ptr = 0
         self.size = 0
         self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(seed if seed is not None else torch.seed())
+        if seed is not None:  # else Generator.seed(): fresh entropy, global RNG untouched
+            self.generator.manual_seed(seed)
+        else:
+            self.generator.seed()
 
     def __len__(self) -> int:
         return self.size

@@ -60,6 +60,9 @@ class Trainer:
             torch.manual_seed(seed)
         params = cfg["agent"]["params"]
         self.device = torch.device(params["device"] or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if self.device.type == "cuda" and params["tf32"]:
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
         train = cfg["train"]
         self.num_envs = train["num_envs"] or DEFAULT_NUM_ENVS.get(self.device.type, 256)
         self.total_steps = train["total_steps"]

@@ -24,7 +24,10 @@ class Versus:
         self.num_envs = game.num_envs
         self.device = game.device
         self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(seed if seed is not None else torch.seed())
+        if seed is not None:  # else Generator.seed(): fresh entropy, global RNG untouched
+            self.generator.manual_seed(seed)
+        else:
+            self.generator.seed()
         self.agent_first = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
 
     @property
