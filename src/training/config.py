@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from kernels.geometry import check_size
-from src.training.schema import ConfigError, Field, Schema, suggest, type_name
+from src.training.schema import REQUIRED, ConfigError, Field, Schema, suggest, type_name
 
 START_POLICIES = ("random", "agent_first", "opponent_first")
 SAMPLER_TYPES = ("random", "pool")
@@ -237,3 +237,32 @@ def load_config(path: str | Path) -> tuple[str, dict]:
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError("", f"malformed YAML in {path}{where}: {problem}") from None
     return text, validate_config(raw, path.resolve().parent)
+
+
+def reference_markdown() -> str:
+    """The config reference (docs/config.md), generated from the schemas."""
+    from src.opponents.pool import POOL, SELF_PLAY
+
+    sections = dict(SCHEMAS)
+    sections["train.opponent_sampler.params (pool)"] = POOL
+    sections["train.opponent_sampler.params.self_play (pool)"] = SELF_PLAY
+    out = ["# Config reference", "",
+           "Generated from the schemas in `src/training/config.py` and `src/opponents/pool.py` by",
+           "`python -m src.training.config > docs/config.md`; a test keeps it current.",
+           "Top-level keys: `seed` (optional), `game`, `agent`, `train` (required), `eval` (optional).",
+           "Components are `{id, params}` (game, agent) or `{type, params}` (sampler, callbacks; callbacks also take `enabled`)."]
+    for name, schema in sections.items():
+        out += ["", f"## `{name}`", "", "| key | default | meaning |", "|---|---|---|"]
+        for key, field in schema.fields.items():
+            if field.default is REQUIRED:
+                default = "required"
+            elif callable(field.default):
+                default = f"`{field.default()}`"
+            else:
+                default = f"`{yaml.safe_dump(field.default, default_flow_style=True).strip().removesuffix('...').strip()}`"
+            out.append(f"| `{key}` | {default} | {field.doc} |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    print(reference_markdown(), end="")
