@@ -6,6 +6,8 @@ random stream, so the same seed gives the same results on a backend.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -37,8 +39,13 @@ def resolve_backend(backend: str | None, device: torch.device) -> str:
 class TorchOps:
     name = "torch"
 
-    def __init__(self, g: Geometry, device: torch.device, seed: int | None = None):
+    def __init__(self, g: Geometry, device: torch.device, seed: int | None = None, compile: bool = False):
+        """``compile=True`` hands the fused env step to ``torch.compile`` (one generated kernel
+        instead of ~40 launches on a GPU); the first step then compiles (tens of seconds)."""
         self.g, self.device = g, device
+        self._step = functools.partial(kt.step_autoreset, g=g)
+        if compile:
+            self._step = torch.compile(self._step, dynamic=False)
         self.generator = torch.Generator(device=device)
         # Generator.seed(), not torch.seed(): that one would reseed torch's global RNG
         self.generator.manual_seed(seed if seed is not None else self.generator.seed())
@@ -57,9 +64,7 @@ class TorchOps:
 
     def step_autoreset(self, cur, mask, actions):
         """Returns ``(cur, mask, obs, reward, done, illegal)`` with finished games reset."""
-        cur, mask, reward, done, illegal = kt.play(cur, mask, actions, None, self.g)
-        cur, mask = kt.reset_where(cur, mask, done)
-        return cur, mask, kt.to_planes(cur, mask, self.g), reward, done, illegal
+        return self._step(cur, mask, actions)
 
     def random_rollout(self, cur, mask, steps):
         return kt.random_rollout(cur, mask, steps, self.g, self.generator)
@@ -74,8 +79,8 @@ class TorchOps:
 class NumbaOps:
     name = "numba"
 
-    def __init__(self, g: Geometry, device: torch.device, seed: int | None = None):
-        assert device.type == "cpu"
+    def __init__(self, g: Geometry, device: torch.device, seed: int | None = None, compile: bool = False):
+        assert device.type == "cpu"  # compile: numba kernels are compiled already
         self.g, self.device = g, device
         self.seed = int(seed if seed is not None else np.random.SeedSequence().entropy) & 0xFFFFFFFFFFFFFFFF
         self.counter = 0
@@ -125,5 +130,5 @@ class NumbaOps:
         self.seed, self.counter = int(state["seed"]), int(state["counter"])
 
 
-def make_ops(g: Geometry, device: torch.device, backend: str, seed: int | None = None):
-    return (NumbaOps if backend == "numba" else TorchOps)(g, device, seed)
+def make_ops(g: Geometry, device: torch.device, backend: str, seed: int | None = None, compile: bool = False):
+    return (NumbaOps if backend == "numba" else TorchOps)(g, device, seed, compile)

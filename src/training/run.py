@@ -66,7 +66,10 @@ def run(config_path: str | Path, run_dir: str | Path | None = None, command: str
         raise ConfigError("status_interval", f"must be a positive integer, got {status_interval!r}")
     text, cfg, rd = prepare(config_path, run_dir)
     trainer = Trainer(cfg, run_dir=None, status_interval=status_interval, progress=progress)
-    rd.create(text, make_meta(Path(config_path), cfg["seed"], trainer.device.type, command))
+    try:
+        rd.create(text, make_meta(Path(config_path), cfg["seed"], trainer.device.type, command))
+    except OSError as e:
+        raise RunDirError(f"cannot create run directory {rd.path}: {e.strerror or e}") from None
     trainer.run_dir = rd
     rd.write_pid()
     try:
