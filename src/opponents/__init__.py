@@ -1,0 +1,12 @@
+"""Batched opponents: ``make_opponent('search:4', geometry, device, backend, seed).act(cur, mask)``.
+
+Definitions and the spec syntax: ``docs/opponents.md``.
+"""
+from src.opponents.base import Opponent
+from src.opponents.heuristics import HeuristicOpponent, RandomOpponent, SearchOpponent, SmartHeuristicOpponent
+from src.opponents.spec import (DEFAULT_SEARCH_DEPTH, OPPONENT_NAMES, OPPONENTS, format_opponent_spec,
+                                make_opponent, parse_opponent_spec)
+
+__all__ = ["Opponent", "RandomOpponent", "HeuristicOpponent", "SmartHeuristicOpponent", "SearchOpponent",
+           "OPPONENTS", "OPPONENT_NAMES", "DEFAULT_SEARCH_DEPTH", "make_opponent", "parse_opponent_spec",
+           "format_opponent_spec"]

@@ -1,0 +1,95 @@
+"""Opponent specs: how configs name an opponent, and the factory that builds one.
+
+A spec is either a string ``name`` or ``name:depth``, or a one-key mapping ``{name: params}``:
+
+    random | heuristic | smart_heuristic | search      (search alone = depth 4)
+    search:4                 == {"search": {"depth": 4}}
+    {"heuristic": {}}        == {"heuristic": None} == "heuristic"
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Any, Mapping
+
+import torch
+
+from kernels.geometry import Geometry
+from kernels.opponents_torch import MAX_SEARCH_DEPTH
+from src.opponents.base import Opponent
+from src.opponents.heuristics import HeuristicOpponent, RandomOpponent, SearchOpponent, SmartHeuristicOpponent
+
+OPPONENTS: dict[str, type[Opponent]] = {
+    cls.name: cls for cls in (RandomOpponent, HeuristicOpponent, SmartHeuristicOpponent, SearchOpponent)
+}
+OPPONENT_NAMES: tuple[str, ...] = tuple(OPPONENTS)
+DEFAULT_SEARCH_DEPTH = 4
+_PARAMS = {"search": ("depth",)}  # the parameters each opponent takes, in spec-string order
+
+
+def _fail(spec: Any, why: str) -> ValueError:
+    return ValueError(f"opponent spec {spec!r}: {why}")
+
+
+def _check_name(spec: Any, name: Any) -> str:
+    if not isinstance(name, str) or name not in OPPONENTS:
+        close = [n for n in OPPONENT_NAMES if str(name) and n.startswith(str(name))]
+        close = close or difflib.get_close_matches(str(name), OPPONENT_NAMES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise _fail(spec, f"unknown opponent {name!r}{hint} (expected one of {', '.join(OPPONENT_NAMES)})")
+    return name
+
+
+def _check_depth(spec: Any, depth: Any) -> int:
+    if isinstance(depth, str) and depth.strip().isdigit():
+        depth = int(depth)
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_SEARCH_DEPTH:
+        raise _fail(spec, f"search depth must be an integer from 1 to {MAX_SEARCH_DEPTH}, got {depth!r}")
+    return depth
+
+
+def parse_opponent_spec(spec: str | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``(name, params)`` of an opponent spec, e.g. ``'search:4'`` -> ``('search', {'depth': 4})``.
+
+    Raises ValueError with a one-line message for an unknown name (suggesting the closest
+    one), a parameter the opponent does not take, or a depth outside 1..MAX_SEARCH_DEPTH.
+    """
+    if isinstance(spec, str):
+        name, *args = [part.strip() for part in spec.split(":")]
+        name = _check_name(spec, name)
+        allowed = _PARAMS.get(name, ())
+        if len(args) > len(allowed):
+            raise _fail(spec, f"{name!r} takes {'no parameters' if not allowed else 'one parameter, ' + allowed[0]}")
+        given = dict(zip(allowed, args))
+    elif isinstance(spec, Mapping):
+        if len(spec) != 1:
+            raise _fail(spec, "a mapping spec has exactly one key, the opponent name, e.g. {'search': {'depth': 4}}")
+        (name, given), = spec.items()
+        name = _check_name(spec, name)
+        given = {} if given is None else given
+        if not isinstance(given, Mapping):
+            raise _fail(spec, f"the parameters of {name!r} must be a mapping, got {given!r}")
+        unknown = sorted(set(given) - set(_PARAMS.get(name, ())))
+        if unknown:
+            takes = ", ".join(_PARAMS.get(name, ())) or "none"
+            raise _fail(spec, f"unknown parameter {unknown[0]!r} for {name!r} (takes: {takes})")
+    else:
+        raise _fail(spec, "expected a string like 'search:4' or a mapping like {'search': {'depth': 4}}")
+    if name == "search":
+        return name, {"depth": _check_depth(spec, given.get("depth", DEFAULT_SEARCH_DEPTH))}
+    return name, {}
+
+
+def format_opponent_spec(name: str, params: Mapping[str, Any] | None = None) -> str:
+    """The canonical spec string of ``(name, params)``: ``'heuristic'``, ``'search:4'``."""
+    params = params or {}
+    return name + "".join(f":{params[p]}" for p in _PARAMS.get(name, ()) if p in params)
+
+
+def make_opponent(spec: str | Mapping[str, Any], geometry: Geometry | None = None,
+                  device: str | torch.device | None = None, backend: str | None = None,
+                  seed: int | None = None) -> Opponent:
+    """Build the opponent of ``spec`` for boards of ``geometry`` (default 6x7) on ``device``
+    (None: CUDA if available) with ``backend`` 'torch' or 'numba' (None: numba on the CPU,
+    torch elsewhere). The same seed gives the same actions on the same backend and device."""
+    name, params = parse_opponent_spec(spec)
+    return OPPONENTS[name](geometry, device, backend, seed, **params)
