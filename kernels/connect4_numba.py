@@ -30,80 +30,93 @@ def splitmix64(x):
     return z ^ (z >> np.uint64(31))
 
 
+# Per-game helpers live at module level (not in the closure of ``_build``): a closure that
+# captures another dispatcher never hits numba's disk cache, because the pickled dispatcher
+# carries a per-process id. The kernels pass their compile-time constants in, and
+# ``inline="always"`` lets LLVM fold them after inlining.
+@njit(inline="always", cache=True)
+def has_four(p, h):
+    m = p & (p >> 1)
+    f = m & (m >> 2)
+    m = p & (p >> h)
+    f |= m & (m >> (2 * h))
+    m = p & (p >> (h - 1))
+    f |= m & (m >> (2 * (h - 1)))
+    m = p & (p >> (h + 1))
+    f |= m & (m >> (2 * (h + 1)))
+    return f != 0
+
+
+@njit(inline="always", cache=True)
+def is_legal(mask, a, rows, cols):
+    return a >= 0 and a < cols and ((mask >> (a * (rows + 1) + rows - 1)) & 1) == 0
+
+
+@njit(inline="always", cache=True)
+def play_one(cur, mask, a, rows, cols, board):
+    """One move in one game -> (cur, mask, reward, done, illegal); no reset."""
+    h = rows + 1
+    if not is_legal(mask, a, rows, cols):
+        return cur, mask, np.float32(-1.0), True, True
+    move = (mask + (np.int64(1) << (a * h))) & (np.int64((1 << rows) - 1) << (a * h))
+    p = cur | move
+    new_mask = mask | move
+    if has_four(p, h):
+        return p ^ new_mask, new_mask, np.float32(1.0), True, False
+    return p ^ new_mask, new_mask, np.float32(0.0), new_mask == board, False
+
+
+@njit(inline="always", cache=True)
+def random_legal_one(mask, r, rows, cols, chunk, tries):
+    """Uniform legal column of one game from 64 random bits ``r`` by rejection (0 if none)."""
+    top_shift = rows - 1
+    h = rows + 1
+    chunk_mask = np.uint64((1 << chunk) - 1)
+    for _ in range(tries):
+        a = np.int64(r & chunk_mask)
+        r = r >> np.uint64(chunk)
+        if a < cols and ((mask >> (a * h + top_shift)) & 1) == 0:
+            return a
+    # 64 bits of rejections (probability < 1e-9 on a 7-column board): count and pick
+    n = 0
+    for c in range(cols):
+        n += ((mask >> (c * h + top_shift)) & 1) == 0
+    if n == 0:
+        return np.int64(0)
+    k = np.int64(splitmix64(r) % np.uint64(n))
+    for c in range(cols):
+        if ((mask >> (c * h + top_shift)) & 1) == 0:
+            if k == 0:
+                return np.int64(c)
+            k -= 1
+    return np.int64(0)
+
+
+@njit(inline="always", cache=True)
+def write_planes(cur, mask, flat, i, rows, cols):
+    h = rows + 1
+    n_obs = rows * cols
+    opp = cur ^ mask
+    for r in range(rows):
+        for c in range(cols):
+            flat[i, r * cols + c] = (cur >> (c * h + r)) & 1
+            flat[i, n_obs + r * cols + c] = (opp >> (c * h + r)) & 1
+
+
 def _build(rows: int, cols: int, board: int):
     """Compile the kernels of one board size (rows, cols and board are constants inside)."""
     h = rows + 1
     top_shift = rows - 1
     colbits = (1 << rows) - 1
-    n_obs = rows * cols
     # bits of a random chunk used per rejection-sampling try, and how many tries 64 bits give
     chunk = max(1, (cols - 1).bit_length())
-    chunk_mask = (1 << chunk) - 1
     tries = 64 // chunk
-
-    @njit(inline="always", cache=True)
-    def has_four(p):
-        m = p & (p >> 1)
-        f = m & (m >> 2)
-        m = p & (p >> h)
-        f |= m & (m >> (2 * h))
-        m = p & (p >> (h - 1))
-        f |= m & (m >> (2 * (h - 1)))
-        m = p & (p >> (h + 1))
-        f |= m & (m >> (2 * (h + 1)))
-        return f != 0
-
-    @njit(inline="always", cache=True)
-    def is_legal(mask, a):
-        return a >= 0 and a < cols and ((mask >> (a * h + top_shift)) & 1) == 0
-
-    @njit(inline="always", cache=True)
-    def play_one(cur, mask, a):
-        """One move in one game -> (cur, mask, reward, done, illegal); no reset."""
-        if not is_legal(mask, a):
-            return cur, mask, np.float32(-1.0), True, True
-        move = (mask + (np.int64(1) << (a * h))) & (np.int64(colbits) << (a * h))
-        p = cur | move
-        new_mask = mask | move
-        if has_four(p):
-            return p ^ new_mask, new_mask, np.float32(1.0), True, False
-        return p ^ new_mask, new_mask, np.float32(0.0), new_mask == board, False
-
-    @njit(inline="always", cache=True)
-    def random_legal_one(mask, r):
-        """Uniform legal column of one game from 64 random bits ``r`` by rejection (0 if none)."""
-        for _ in range(tries):
-            a = np.int64(r & np.uint64(chunk_mask))
-            r = r >> np.uint64(chunk)
-            if a < cols and ((mask >> (a * h + top_shift)) & 1) == 0:
-                return a
-        # 64 bits of rejections (probability < 1e-9 on a 7-column board): count and pick
-        n = 0
-        for c in range(cols):
-            n += ((mask >> (c * h + top_shift)) & 1) == 0
-        if n == 0:
-            return np.int64(0)
-        k = np.int64(splitmix64(r) % np.uint64(n))
-        for c in range(cols):
-            if ((mask >> (c * h + top_shift)) & 1) == 0:
-                if k == 0:
-                    return np.int64(c)
-                k -= 1
-        return np.int64(0)
-
-    @njit(inline="always", cache=True)
-    def write_planes(cur, mask, flat, i):
-        opp = cur ^ mask
-        for r in range(rows):
-            for c in range(cols):
-                flat[i, r * cols + c] = (cur >> (c * h + r)) & 1
-                flat[i, n_obs + r * cols + c] = (opp >> (c * h + r)) & 1
 
     @njit(parallel=True, cache=True)
     def play(cur, mask, actions, active, out_cur, out_mask, reward, done, illegal):
         for i in prange(cur.shape[0]):
             if active[i]:
-                c, m, r, d, il = play_one(cur[i], mask[i], actions[i])
+                c, m, r, d, il = play_one(cur[i], mask[i], actions[i], rows, cols, board)
                 out_cur[i] = c
                 out_mask[i] = m
                 reward[i] = r
@@ -125,17 +138,17 @@ def _build(rows: int, cols: int, board: int):
     @njit(parallel=True, cache=True)
     def to_planes(cur, mask, flat):
         for i in prange(cur.shape[0]):
-            write_planes(cur[i], mask[i], flat, i)
+            write_planes(cur[i], mask[i], flat, i, rows, cols)
 
     @njit(parallel=True, cache=True)
     def random_legal_actions(mask, seed, out):
         for i in prange(mask.shape[0]):
-            out[i] = random_legal_one(mask[i], splitmix64(seed + np.uint64(i)))
+            out[i] = random_legal_one(mask[i], splitmix64(seed + np.uint64(i)), rows, cols, chunk, tries)
 
     @njit(parallel=True, cache=True)
     def step_autoreset(cur, mask, actions, reward, done, illegal, flat):
         for i in prange(cur.shape[0]):
-            c, m, r, d, il = play_one(cur[i], mask[i], actions[i])
+            c, m, r, d, il = play_one(cur[i], mask[i], actions[i], rows, cols, board)
             if d:  # the auto-reset: a finished game becomes an empty board within the step
                 c = np.int64(0)
                 m = np.int64(0)
@@ -144,7 +157,7 @@ def _build(rows: int, cols: int, board: int):
             reward[i] = r
             done[i] = d
             illegal[i] = il
-            write_planes(c, m, flat, i)
+            write_planes(c, m, flat, i, rows, cols)
 
     lane_block = 64
 
@@ -186,7 +199,7 @@ def _build(rows: int, cols: int, board: int):
                     move = (m + (np.int64(1) << (a * h))) & (np.int64(colbits) << (a * h))
                     p = c | move
                     nm = m | move
-                    d = np.int64(has_four(p) | (nm == board))
+                    d = np.int64(has_four(p, h) | (nm == board))
                     keep = d - 1  # all ones while the game goes on, 0 when it ends (auto-reset)
                     cs[j] = (p ^ nm) & keep
                     ms[j] = nm & keep
@@ -197,8 +210,7 @@ def _build(rows: int, cols: int, board: int):
 
     return SimpleNamespace(play=play, legal_mask=legal_mask, to_planes=to_planes,
                            random_legal_actions=random_legal_actions, step_autoreset=step_autoreset,
-                           random_rollout=random_rollout, play_one=play_one, has_four=has_four,
-                           random_legal_one=random_legal_one, is_legal=is_legal)
+                           random_rollout=random_rollout)
 
 
 _KERNELS: dict[tuple[int, int], SimpleNamespace] = {}

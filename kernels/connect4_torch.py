@@ -96,7 +96,7 @@ def to_planes(cur: torch.Tensor, mask: torch.Tensor, g: Geometry, dtype: torch.d
 def random_legal_actions(mask: torch.Tensor, g: Geometry, generator: torch.Generator | None = None) -> torch.Tensor:
     """int64 [N]: a uniformly random legal column per game (0 where the board is full)."""
     u = torch.rand((mask.shape[0], g.cols), device=mask.device, generator=generator)
-    return torch.where(legal_mask(mask, g), u + 1.0, u - 1.0).argmax(dim=1)
+    return torch.where(legal_mask(mask, g), u + 1.0, 0.0).argmax(dim=1)  # all-zero row: 0
 
 
 def random_rollout(cur: torch.Tensor, mask: torch.Tensor, steps: int, g: Geometry,

@@ -33,6 +33,7 @@ class DQNAgent:
     """
 
     agent_id = "dqn"
+    OPTIMIZER_ATTRS = ("optimizer",)  # what lr_decay's optimizer_attr may name
 
     def __init__(self, params: dict, observation_shape: tuple[int, int, int], num_actions: int,
                  device: torch.device | str = "cpu", seed: int | None = None):

@@ -1,6 +1,8 @@
 """The self-play ``pool`` opponent sampler (config validation; sampler in PoolSampler)."""
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from src.training.schema import ConfigError, Field, Schema
@@ -70,24 +72,27 @@ class PoolSampler:
     * ``self_play.past_self_fraction``: share of new games played against a frozen snapshot,
       chosen uniformly among those kept (while none exists these games get a heuristic);
     * ``self_play.save_every``: finished games between snapshots (the first at start_episode);
-    * ``self_play.max_frozen_agents``: snapshots kept; the oldest is dropped.
+      when several multiples pass between two checks, one snapshot is taken, not copies;
+    * ``self_play.max_frozen_agents``: snapshots new games can draw; when a new one would
+      exceed it the oldest is retired: no new game gets it, and it is freed once the games
+      still playing it have ended.
 
     Network opponents act greedily over legal moves. On the CPU each opponent acts on its own
     games only; on a GPU every opponent acts on the whole batch and ``torch.where`` picks, so
     nothing synchronises with the host. The finished-game count is read by the host only every
     ``check_every`` batch steps on a GPU (every step on the CPU) to decide snapshots.
+
+    Opponent ids: ``0..K-1`` the heuristics, ``K`` the current self, ``K+1+slot`` a frozen
+    snapshot in memory slot ``slot``.
     """
 
     kind = "pool"
 
     def __init__(self, params: dict, game, agent, seed: int | None):
-        import copy
-
         from src.opponents import make_opponent
 
         self.params, self.game, self.agent = params, game, agent
         self.device, self.ops = game.device, game.ops
-        self.copy = copy
         sp = params["self_play"]
         self.start_episode, self.save_every = sp["start_episode"], sp["save_every"]
         self.max_frozen = sp["max_frozen_agents"]
@@ -99,55 +104,69 @@ class PoolSampler:
         self.heuristics = [make_opponent(n, game.geometry, game.device, game.backend,
                                          None if seed is None else seed + 101 * (i + 1))
                            for i, n in enumerate(self.heuristic_names)]
-        self.current_id = len(self.heuristics)  # ids: heuristics, current self, frozen slots
+        self.current_id = len(self.heuristics)
         self.frozen_base = self.current_id + 1
-        self.frozen: list[torch.nn.Module] = []
-        self.frozen_at: list[int] = []
+        self.slots: list[torch.nn.Module | None] = []  # frozen networks by slot (None: free)
+        self.slot_taken_at: list[int] = []  # finished-game count when each slot's snapshot was taken
+        self.active: list[int] = []  # slots new games draw from, oldest first
+        self.retired: list[int] = []  # slots no new game draws, still played by running games
         self.generator = torch.Generator(device=self.device)
         if seed is not None:  # else Generator.seed(): fresh entropy, global RNG untouched
             self.generator.manual_seed(seed)
         else:
             self.generator.seed()
         self.opponent_id = torch.zeros(game.num_envs, dtype=torch.int64, device=self.device)
-        n_ids = self.frozen_base + self.max_frozen
-        self.results = torch.zeros(n_ids * 3, dtype=torch.int64, device=self.device)  # win/draw/loss per id
+        self.kinds = self.heuristic_names + ["self", "past_self"]
+        self.results = torch.zeros(len(self.kinds) * 3, dtype=torch.int64, device=self.device)  # win/draw/loss
         self.finished_dev = torch.zeros((), dtype=torch.int64, device=self.device)
         self.finished = 0  # host copy, refreshed every check_every steps
         self.next_snapshot = self.start_episode
         self.check_every = 1 if self.device.type == "cpu" else 8
         self._calls = 0
 
+    @property
+    def frozen(self) -> list[torch.nn.Module]:
+        """The snapshots new games can draw, oldest first."""
+        return [self.slots[s] for s in self.active]
+
+    def _kind_index(self, ids: torch.Tensor) -> torch.Tensor:
+        return ids.clamp(max=self.frozen_base)
+
     # -- the sampler interface used by Versus -----------------------------------------------
     def on_game_end(self, done: torch.Tensor, reward: torch.Tensor) -> None:
         outcome = torch.where(reward > 0, 0, torch.where(reward < 0, 2, 1))  # from the agent's side
-        self.results.scatter_add_(0, self.opponent_id * 3 + outcome, done.to(torch.int64))
+        self.results.scatter_add_(0, self._kind_index(self.opponent_id) * 3 + outcome, done.to(torch.int64))
         self.finished_dev += done.sum()
 
     def on_new_games(self, new: torch.Tensor) -> None:
         self._calls += 1
         if self._calls % self.check_every == 0:
             self.finished = int(self.finished_dev)
-            while self.finished >= self.next_snapshot:
+            if self.finished >= self.next_snapshot:
                 self._snapshot()
-                self.next_snapshot += self.save_every
-        self_play = self.finished >= self.start_episode
+                # the next multiple of save_every after start_episode that lies ahead
+                passed = (self.finished - self.start_episode) // self.save_every + 1
+                self.next_snapshot = self.start_episode + passed * self.save_every
+            self._free_retired(new)
         u = torch.rand(new.shape, device=self.device, generator=self.generator)
         v = torch.rand(new.shape, device=self.device, generator=self.generator)
         heur = torch.searchsorted(self.heuristic_cdf, v.unsqueeze(1), right=True).squeeze(1)
         ids = heur.clamp(max=len(self.heuristics) - 1)
-        if self_play:
+        if self.finished >= self.start_episode:
             cur_f = self.current_fraction
-            past_f = self.past_fraction if self.frozen else 0.0
-            slot = torch.randint(0, max(len(self.frozen), 1), new.shape, device=self.device, generator=self.generator)
-            ids = torch.where(u < cur_f, self.current_id, torch.where(u < cur_f + past_f, self.frozen_base + slot, ids))
+            past_f = self.past_fraction if self.active else 0.0
+            active = torch.tensor(self.active or [0], dtype=torch.int64).to(self.device, non_blocking=True)
+            pick = torch.randint(0, len(active), new.shape, device=self.device, generator=self.generator)
+            ids = torch.where(u < cur_f, self.current_id,
+                              torch.where(u < cur_f + past_f, self.frozen_base + active[pick], ids))
         self.opponent_id = torch.where(new, ids, self.opponent_id)
 
     def act(self, cur: torch.Tensor, mask: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
         """Replies of every game's own opponent, int64 [N] (entries outside ``active`` are unused)."""
         players = [(i, h.act) for i, h in enumerate(self.heuristics)]
         players.append((self.current_id, lambda c, m: self._greedy(self.agent.online, c, m)))
-        players += [(self.frozen_base + j, (lambda net: lambda c, m: self._greedy(net, c, m))(net))
-                    for j, net in enumerate(self.frozen)]
+        players += [(self.frozen_base + s, (lambda net: lambda c, m: self._greedy(net, c, m))(net))
+                    for s, net in enumerate(self.slots) if net is not None]
         replies = torch.zeros_like(cur)
         if self.device.type == "cpu":
             need = self.opponent_id if active is None else torch.where(active, self.opponent_id, -1)
@@ -166,57 +185,62 @@ class PoolSampler:
         return q.masked_fill(~self.ops.legal_mask(mask), float("-inf")).argmax(dim=1)
 
     def _snapshot(self) -> None:
-        net = self.copy.deepcopy(self.agent.online).requires_grad_(False).eval()
-        self.frozen.append(net)
-        self.frozen_at.append(self.finished)
-        if len(self.frozen) > self.max_frozen:
-            self.frozen.pop(0)
-            self.frozen_at.pop(0)
-            # games facing a dropped snapshot keep a live one: shift their ids down
-            older = self.opponent_id >= self.frozen_base
-            self.opponent_id = torch.where(older, (self.opponent_id - 1).clamp(min=self.frozen_base), self.opponent_id)
+        net = copy.deepcopy(self.agent.online).requires_grad_(False).eval()
+        free = [s for s, n in enumerate(self.slots) if n is None]
+        slot = free[0] if free else len(self.slots)
+        if slot == len(self.slots):
+            self.slots.append(None)
+            self.slot_taken_at.append(0)
+        self.slots[slot], self.slot_taken_at[slot] = net, self.finished
+        self.active.append(slot)
+        if len(self.active) > self.max_frozen:
+            self.retired.append(self.active.pop(0))
+
+    def _free_retired(self, new: torch.Tensor) -> None:
+        """Free retired snapshots no running game plays (``new`` games are about to redraw)."""
+        if not self.retired:
+            return
+        playing = torch.where(new, -1, self.opponent_id)
+        used = torch.bincount(playing.clamp(min=0), minlength=self.frozen_base + len(self.slots)).tolist()
+        for s in list(self.retired):
+            if used[self.frozen_base + s] == 0:
+                self.retired.remove(s)
+                self.slots[s] = None
 
     # -- reporting and state ----------------------------------------------------------------
-    def names(self) -> list[str]:
-        return self.heuristic_names + ["self"] + [f"past_self@{e}" for e in self.frozen_at]
-
-    def kind_of(self, pid: int) -> str:
-        if pid < self.current_id:
-            return self.heuristic_names[pid]
-        return "self" if pid == self.current_id else "past_self"
-
     def status(self) -> dict:
         """Current opponent mix over the batch and result rates per opponent kind since the last call."""
-        n_ids = self.frozen_base + self.max_frozen
-        mix_counts = torch.bincount(self.opponent_id, minlength=n_ids).tolist()
-        res = self.results.view(n_ids, 3).tolist()
+        kinds = len(self.kinds)
+        mix = torch.bincount(self._kind_index(self.opponent_id), minlength=kinds).tolist()
+        res = self.results.view(kinds, 3).tolist()
         self.results.zero_()
-        mix, rates = {}, {}
-        for pid in range(n_ids):
-            kind = self.kind_of(pid)
-            mix[kind] = mix.get(kind, 0) + mix_counts[pid]
-            r = rates.setdefault(kind, [0, 0, 0])
-            for i in range(3):
-                r[i] += res[pid][i]
-        n = max(sum(mix.values()), 1)
-        recent = {k: {"games": sum(v), "win": round(v[0] / sum(v), 4), "draw": round(v[1] / sum(v), 4),
-                      "loss": round(v[2] / sum(v), 4)} for k, v in rates.items() if sum(v)}
-        return {"opponent_mix": {k: round(c / n, 4) for k, c in mix.items() if c},
-                "frozen_agents": len(self.frozen), "recent_results": recent}
+        n = max(sum(mix), 1)
+        recent = {}
+        for k, (w, d, l) in zip(self.kinds, res):
+            total = w + d + l
+            if total:
+                recent[k] = {"games": total, "win": round(w / total, 4), "draw": round(d / total, 4),
+                             "loss": round(l / total, 4)}
+        return {"opponent_mix": {k: round(c / n, 4) for k, c in zip(self.kinds, mix) if c},
+                "frozen_agents": len(self.active), "recent_results": recent}
 
     def state_dict(self) -> dict:
-        return {"frozen": [net.state_dict() for net in self.frozen], "frozen_at": list(self.frozen_at),
-                "opponent_id": self.opponent_id.clone(), "finished": int(self.finished_dev),
-                "next_snapshot": self.next_snapshot, "generator": self.generator.get_state(),
-                "heuristics": [h.state_dict() for h in self.heuristics]}
+        return {"slots": [None if n is None else n.state_dict() for n in self.slots],
+                "slot_taken_at": list(self.slot_taken_at), "active": list(self.active),
+                "retired": list(self.retired), "opponent_id": self.opponent_id.clone(),
+                "finished": int(self.finished_dev), "next_snapshot": self.next_snapshot,
+                "generator": self.generator.get_state(), "heuristics": [h.state_dict() for h in self.heuristics]}
 
     def load_state_dict(self, state: dict) -> None:
-        self.frozen = []
-        for sd in state["frozen"]:
-            net = self.copy.deepcopy(self.agent.online).requires_grad_(False).eval()
-            net.load_state_dict(sd)
-            self.frozen.append(net)
-        self.frozen_at = list(state["frozen_at"])
+        self.slots = []
+        for sd in state["slots"]:
+            net = None
+            if sd is not None:
+                net = copy.deepcopy(self.agent.online).requires_grad_(False).eval()
+                net.load_state_dict(sd)
+            self.slots.append(net)
+        self.slot_taken_at = list(state["slot_taken_at"])
+        self.active, self.retired = list(state["active"]), list(state["retired"])
         self.opponent_id = state["opponent_id"].to(self.device)
         self.finished = state["finished"]
         self.finished_dev.fill_(self.finished)
@@ -224,3 +248,12 @@ class PoolSampler:
         self.generator.set_state(state["generator"])
         for h, s in zip(self.heuristics, state["heuristics"]):
             h.load_state_dict(s)
+
+    def kind_of(self, pid: int) -> str:
+        """'heuristic name', 'self' or 'past_self' for an opponent id."""
+        return self.kinds[min(pid, self.frozen_base)]
+
+    @property
+    def frozen_at(self) -> list[int]:
+        """Finished-game counts at which the drawable snapshots were taken, oldest first."""
+        return [self.slot_taken_at[s] for s in self.active]

@@ -181,6 +181,18 @@ def _validate_callbacks(callbacks: list) -> list[dict]:
     return out
 
 
+def _check_optimizer_attrs(callbacks: list[dict], agent_id: str) -> None:
+    from src.agents import AGENTS
+
+    attrs = AGENTS[agent_id].OPTIMIZER_ATTRS
+    for i, cb in enumerate(callbacks):
+        if cb["type"] == "lr_decay" and cb["params"]["optimizer_attr"] not in attrs:
+            name = cb["params"]["optimizer_attr"]
+            raise ConfigError(f"train.callbacks[{i}].params.optimizer_attr",
+                              f"agent '{agent_id}' has no optimizer attribute {name!r}" + suggest(name, attrs)
+                              + f"; it has: {', '.join(attrs)}")
+
+
 def _validate_sampler(sampler: dict, seed: int | None) -> dict:
     stype, params = _component(sampler, "train.opponent_sampler", "type", SAMPLER_TYPES)
     if stype == "random":
@@ -212,6 +224,7 @@ def validate_config(raw: Any, config_dir: Path = Path(".")) -> dict:
     out["agent"] = _validate_agent(cfg["agent"], out["game"])
     train = TRAIN.fill(cfg["train"], "train")
     train["callbacks"] = _validate_callbacks(train["callbacks"])
+    _check_optimizer_attrs(train["callbacks"], out["agent"]["id"])
     train["opponent_sampler"] = _validate_sampler(train["opponent_sampler"], cfg["seed"])
     out["train"] = train
     out["eval"] = _validate_eval(cfg["eval"], out["game"], config_dir)
@@ -226,7 +239,7 @@ def load_config(path: str | Path) -> tuple[str, dict]:
     if not path.is_file():
         raise ConfigError("", f"config path is not a file: {path}")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")  # not read_text: keep \r\n for the byte-exact copy
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError("", f"cannot read {path}: {e}") from None
     try:

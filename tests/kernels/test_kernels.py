@@ -151,8 +151,6 @@ print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
 """
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: kernels capturing other numba dispatchers in their closure "
-                   "never hit the disk cache (the pickled dispatcher holds a per-process uuid)")
 def test_numba_kernels_load_from_the_disk_cache_in_a_second_process():
     # compiled in this process (and so written to the cache) if no other test did it yet
     knb.to_planes(np.zeros(2, np.int64), np.zeros(2, np.int64), Geometry(6, 7))

@@ -116,8 +116,6 @@ def test_cuda_device_without_cuda_is_a_config_error(tmp_path):
     assert err.value.key == "agent.params.device" and "CUDA is not available" in str(err.value)
 
 
-@pytest.mark.xfail(strict=True, reason="lr_decay.optimizer_attr is only checked when training starts, after the "
-                                       "run directory is written (ValueError), not by load_config")
 def test_lr_decay_optimizer_attr_the_agent_lacks_is_a_config_error(tmp_path):
     raw = tiny_config(train={"callbacks": [{"type": "lr_decay", "params": {"optimizer_attr": "optimiser"}}]})
     with pytest.raises(ConfigError) as err:

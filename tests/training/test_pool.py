@@ -116,8 +116,6 @@ def frozen_weights(sampler):
     return [[p.detach().clone() for p in net.parameters()] for net in sampler.frozen]
 
 
-@pytest.mark.xfail(strict=True, reason="PoolSampler.on_new_games takes one snapshot per crossed save_every "
-                                       "boundary in a single check, all of the same weights, evicting distinct ones")
 def test_finishing_several_save_every_at_once_does_not_fill_the_pool_with_copies():
     n = 512
     sampler, agent = pool(n, start_episode=0, save_every=10, max_frozen_agents=3)
@@ -132,15 +130,13 @@ def test_finishing_several_save_every_at_once_does_not_fill_the_pool_with_copies
     assert len(distinct) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="PoolSampler._snapshot shifts opponent_id when it drops the oldest "
-                                       "snapshot: games facing it switch to the next snapshot mid-game")
 def test_dropping_the_oldest_snapshot_does_not_change_the_opponent_of_running_games():
     n = 64
     sampler, agent = pool(n, start_episode=0, save_every=10, max_frozen_agents=2, past_self_fraction=1.0)
     sampler.on_new_games(everyone(n))  # snapshot A; every game faces it
 
     def policies():
-        return [id(sampler.frozen[int(i) - sampler.frozen_base]) for i in sampler.opponent_id]
+        return [id(sampler.slots[int(i) - sampler.frozen_base]) for i in sampler.opponent_id]
 
     for k, seed in ((10, 1), (10, 2)):  # snapshot B, then C (A is dropped)
         perturb(agent, seed)

@@ -72,9 +72,7 @@ def test_stop_request_ends_the_run_after_the_current_batch_step_with_final_check
 
 @pytest.mark.parametrize("text", [
     pytest.param("# ε-greedy, no final newline\n{body}seed: 7", id="utf8 without final newline"),
-    pytest.param("# windows line endings\r\n{body}", id="crlf", marks=pytest.mark.xfail(
-        strict=True, reason="load_config reads the file with read_text (universal newlines), so config.yaml "
-                            "gets \\n where the file has \\r\\n")),
+    pytest.param("# windows line endings\r\n{body}", id="crlf"),
 ])
 def test_config_yaml_is_a_byte_for_byte_copy_of_the_config_file(tmp_path, text):
     raw = tiny_config(train={"total_steps": 16})
