@@ -77,22 +77,25 @@ class DQNAgent:
     def learning_rate(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
-    def td_targets(self, rewards, dones, next_obs, next_legal) -> torch.Tensor:
-        """float32 [B]: r + gamma * (1 - done) * Q_target(s', argmax over legal a' of Q(s', a'))."""
+    def td_targets(self, rewards, dones, next_obs, next_legal, discounts=None) -> torch.Tensor:
+        """float32 [B]: r + gamma * (1 - done) * Q_target(s', argmax over legal a' of Q(s', a')).
+
+        ``discounts`` (float32 [B]) replaces gamma per sample (n-step returns: gamma ** n)."""
         with torch.no_grad():
             q_next_target = self.target(next_obs)
             chooser = self.online(next_obs) if self.params["double_dqn"] else q_next_target
             best = masked_argmax(chooser, next_legal)
             q_next = q_next_target.gather(1, best.unsqueeze(1)).squeeze(1)
-            return rewards + self.gamma * (~dones).to(rewards.dtype) * q_next
+            gamma = self.gamma if discounts is None else discounts
+            return rewards + gamma * (~dones).to(rewards.dtype) * q_next
 
-    def update(self, obs, actions, rewards, dones, next_obs, next_legal) -> torch.Tensor:
+    def update(self, obs, actions, rewards, dones, next_obs, next_legal, discounts=None) -> torch.Tensor:
         """One gradient step on a minibatch; returns the loss (0-d tensor, not synchronised).
 
         obs/next_obs float32 [B, 2, rows, cols], actions int64 [B], rewards float32 [B],
-        dones bool [B], next_legal bool [B, A].
+        dones bool [B], next_legal bool [B, A], discounts float32 [B] or None (gamma).
         """
-        targets = self.td_targets(rewards, dones, next_obs, next_legal)
+        targets = self.td_targets(rewards, dones, next_obs, next_legal, discounts)
         q = self.online(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
         self.last_q_mean = q.detach().mean()
         loss = F.huber_loss(q, targets, delta=self.params["huber_delta"])

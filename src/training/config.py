@@ -57,6 +57,7 @@ DQN_PARAMS = Schema({
     "target_update_interval": Field("int", 500, "gradient updates between target-network syncs", min=1),
     "hidden_sizes": Field("list", [256, 256], "widths of the hidden fully connected layers", check=_int_list),
     "conv_channels": Field("list", [], "channels of 3x3 conv layers before the dense layers (empty: MLP)", check=_int_list),
+    "n_step": Field("int", 1, "n-step returns: follow each sampled game n agent moves before bootstrapping", min=1, max=64),
     "mirror_augment": Field("bool", True, "train on left-right mirrored copies of half of each minibatch"),
     "double_dqn": Field("bool", True, "Double-DQN targets (online argmax, target value)"),
     "huber_delta": Field("float", 1.0, "Huber loss threshold", gt=0),

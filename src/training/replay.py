@@ -54,6 +54,40 @@ class ReplayBuffer:
         idx = torch.randint(0, self.size, (batch_size,), device=self.device, generator=self.generator)
         return {k: buf[idx] for k, buf in self.storage.items()}
 
+    def sample_nstep(self, batch_size: int, n: int, stride: int, gamma: float) -> dict[str, torch.Tensor]:
+        """``batch_size`` n-step transitions, for a buffer filled ``stride`` games at a time.
+
+        The trainer writes one transition of each of its ``stride`` games per batch step, in
+        game order, so a game's next transition sits ``stride`` places later in the ring. A
+        sample starts at a stored transition that has ``n - 1`` successors and follows its game
+        until ``n`` moves or the game's end. Returns the first position and action, the
+        discounted reward sum ``reward`` (float32), ``done`` (the game ended within those
+        moves), the last ``next_cur``/``next_mask``, and ``discount`` = gamma ** moves used.
+        """
+        span = (n - 1) * stride
+        if self.size <= span:
+            raise RuntimeError(f"need more than {span} stored transitions for {n}-step samples")
+        oldest = (self.ptr - self.size) % self.capacity
+        j = torch.randint(0, self.size - span, (batch_size,), device=self.device, generator=self.generator)
+        idx = (oldest + j) % self.capacity
+        st = self.storage
+        out = {"cur": st["cur"][idx], "mask": st["mask"][idx], "action": st["action"][idx]}
+        reward = torch.zeros(batch_size, dtype=torch.float32, device=self.device)
+        discount = torch.ones(batch_size, dtype=torch.float32, device=self.device)
+        alive = torch.ones(batch_size, dtype=torch.bool, device=self.device)
+        done = torch.zeros_like(alive)
+        next_cur, next_mask = st["next_cur"][idx], st["next_mask"][idx]
+        for k in range(n):
+            i = (idx + k * stride) % self.capacity
+            reward += torch.where(alive, discount * st["reward"][i].float(), 0.0)
+            next_cur = torch.where(alive, st["next_cur"][i], next_cur)
+            next_mask = torch.where(alive, st["next_mask"][i], next_mask)
+            discount = torch.where(alive, discount * gamma, discount)
+            done |= alive & st["done"][i]
+            alive &= ~st["done"][i]
+        out.update(reward=reward, done=done, next_cur=next_cur, next_mask=next_mask, discount=discount)
+        return out
+
     def state_dict(self) -> dict:
         return {"storage": {k: v[: self.size].clone() if self.size < self.capacity else v.clone()
                             for k, v in self.storage.items()},

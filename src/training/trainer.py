@@ -76,6 +76,7 @@ class Trainer:
         self.versus = Versus(self.game, self.sampler, train["start_policy"], seed=derive_seed(seed, 6))
         self.callbacks = build_callbacks(train["callbacks"])
         self.mirror = params["mirror_augment"]
+        self.n_step = params["n_step"]
         self.evaluator = None
         if cfg.get("eval"):
             from src.training.evaluation import Evaluator
@@ -163,13 +164,17 @@ class Trainer:
         self.draws_dev += (done & (reward == 0)).sum()
 
     def _learn(self, batch_size: int) -> None:
-        s = self.replay.sample(batch_size)
+        n = self.n_step
+        if n > 1 and len(self.replay) > (n - 1) * self.num_envs:
+            s = self.replay.sample_nstep(batch_size, n, self.num_envs, self.agent.gamma)
+        else:
+            s = self.replay.sample(batch_size)
         ops = self.game.ops
         obs, action = ops.to_planes(s["cur"], s["mask"]), s["action"].long()
         next_obs, next_legal = ops.to_planes(s["next_cur"], s["next_mask"]), ops.legal_mask(s["next_mask"])
         if self.mirror:
             obs, action, next_obs, next_legal = self._mirror_half(obs, action, next_obs, next_legal)
-        loss = self.agent.update(obs, action, s["reward"].float(), s["done"], next_obs, next_legal)
+        loss = self.agent.update(obs, action, s["reward"].float(), s["done"], next_obs, next_legal, s.get("discount"))
         self.loss_sum += loss
         self.q_sum += self.agent.last_q_mean
         self.loss_count += 1
