@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from src.agents.networks import QNetwork
+from src.games.backends import seeded_generator
 
 CHECKPOINT_FORMAT = "c4engine.dqn/1"
 
@@ -45,11 +46,7 @@ class DQNAgent:
         self.epsilon = torch.tensor(float(params["epsilon"]), device=self.device)
         self.epsilon_decay = params["epsilon_decay"]
         self.epsilon_min = params["epsilon_min"]
-        self.generator = torch.Generator(device=self.device)
-        if seed is not None:  # else Generator.seed(): fresh entropy, global RNG untouched
-            self.generator.manual_seed(seed)
-        else:
-            self.generator.seed()
+        self.generator = seeded_generator(self.device, seed)
         self.online = QNetwork(self.observation_shape, num_actions, params["hidden_sizes"],
                                params["conv_channels"]).to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)

@@ -36,6 +36,17 @@ def resolve_backend(backend: str | None, device: torch.device) -> str:
     return backend
 
 
+def seeded_generator(device: torch.device | str, seed: int | None) -> torch.Generator:
+    """A torch.Generator on ``device`` seeded with ``seed``, or with fresh entropy when None
+    (``Generator.seed()``, not ``torch.seed()``: that one would reseed torch's global RNG)."""
+    generator = torch.Generator(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    return generator
+
+
 class TorchOps:
     name = "torch"
 
@@ -46,9 +57,7 @@ class TorchOps:
         self._step = functools.partial(kt.step_autoreset, g=g)
         if compile:
             self._step = torch.compile(self._step, dynamic=False)
-        self.generator = torch.Generator(device=device)
-        # Generator.seed(), not torch.seed(): that one would reseed torch's global RNG
-        self.generator.manual_seed(seed if seed is not None else self.generator.seed())
+        self.generator = seeded_generator(device, seed)
 
     def play(self, cur, mask, actions, active=None):
         return kt.play(cur, mask, actions, active, self.g)

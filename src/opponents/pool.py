@@ -5,6 +5,7 @@ import copy
 
 import torch
 
+from src.games.backends import seeded_generator
 from src.training.schema import ConfigError, Field, Schema
 
 SELF_PLAY = Schema({
@@ -110,11 +111,7 @@ class PoolSampler:
         self.slot_taken_at: list[int] = []  # finished-game count when each slot's snapshot was taken
         self.active: list[int] = []  # slots new games draw from, oldest first
         self.retired: list[int] = []  # slots no new game draws, still played by running games
-        self.generator = torch.Generator(device=self.device)
-        if seed is not None:  # else Generator.seed(): fresh entropy, global RNG untouched
-            self.generator.manual_seed(seed)
-        else:
-            self.generator.seed()
+        self.generator = seeded_generator(self.device, seed)
         self.opponent_id = torch.zeros(game.num_envs, dtype=torch.int64, device=self.device)
         self.kinds = self.heuristic_names + ["self", "past_self"]
         self.results = torch.zeros(len(self.kinds) * 3, dtype=torch.int64, device=self.device)  # win/draw/loss

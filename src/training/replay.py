@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from src.games.backends import seeded_generator
+
 FIELDS = {"cur": torch.int64, "mask": torch.int64, "action": torch.int8, "reward": torch.int8,
           "done": torch.bool, "next_cur": torch.int64, "next_mask": torch.int64}
 
@@ -20,11 +22,7 @@ class ReplayBuffer:
         self.storage = {k: torch.zeros(self.capacity, dtype=t, device=self.device) for k, t in FIELDS.items()}
         self.ptr = 0
         self.size = 0
-        self.generator = torch.Generator(device=self.device)
-        if seed is not None:  # else Generator.seed(): fresh entropy, global RNG untouched
-            self.generator.manual_seed(seed)
-        else:
-            self.generator.seed()
+        self.generator = seeded_generator(self.device, seed)
 
     def __len__(self) -> int:
         return self.size

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from src.games.backends import seeded_generator
 from src.games.connect4 import BatchedConnect4
 
 
@@ -23,11 +24,7 @@ class Versus:
         self.start_policy = start_policy
         self.num_envs = game.num_envs
         self.device = game.device
-        self.generator = torch.Generator(device=self.device)
-        if seed is not None:  # else Generator.seed(): fresh entropy, global RNG untouched
-            self.generator.manual_seed(seed)
-        else:
-            self.generator.seed()
+        self.generator = seeded_generator(self.device, seed)
         self.agent_first = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
 
     @property
