@@ -48,7 +48,7 @@ class DQNAgent:
         self.epsilon_min = params["epsilon_min"]
         self.generator = seeded_generator(self.device, seed)
         self.online = QNetwork(self.observation_shape, num_actions, params["hidden_sizes"],
-                               params["conv_channels"]).to(self.device)
+                               params["conv_channels"], params.get("features", "planes")).to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=params["learning_rate"])
         self.num_updates = 0

@@ -2,19 +2,58 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+FEATURES = ("planes", "threats")
+_DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1))
+
+
+def win_cells(stones: torch.Tensor, empty: torch.Tensor) -> torch.Tensor:
+    """float [B, rows, cols]: empty cells where ``stones`` (0/1 [B, rows, cols]) would complete
+    four in a row in some direction (whether or not the cell is playable yet)."""
+    rows, cols = stones.shape[-2:]
+    padded = F.pad(stones, (3, 3, 3, 3))
+    found = torch.zeros_like(stones)
+    for dr, dc in _DIRECTIONS:
+        for k in range(4):  # the empty cell is the k-th of the four
+            line = torch.ones_like(stones)
+            for j in range(4):
+                if j != k:
+                    r0, c0 = 3 + (j - k) * dr, 3 + (j - k) * dc
+                    line = line * padded[:, r0:r0 + rows, c0:c0 + cols]
+            found = torch.maximum(found, line)
+    return found * empty
+
+
+def threat_planes(obs: torch.Tensor) -> torch.Tensor:
+    """[B, 5, rows, cols] from [B, 2, rows, cols]: the two stone planes, the playable cells
+    (empty with a stone or the floor below), and the cells where the side to move / the other
+    side would complete four. Fixed arithmetic, no parameters: the network still learns what
+    to do with them."""
+    own, opp = obs[:, 0], obs[:, 1]
+    occupied = own + opp
+    empty = 1.0 - occupied
+    below = F.pad(occupied, (0, 0, 1, 0), value=1.0)[:, :-1, :]  # row 0 (bottom) rests on the floor
+    return torch.stack((own, opp, empty * below, win_cells(own, empty), win_cells(opp, empty)), dim=1)
 
 
 class QNetwork(nn.Module):
-    """Optional 3x3 conv layers, then dense layers, then one Q-value per column.
+    """Optional input features, optional 3x3 conv layers, dense layers, one Q-value per column.
 
-    obs: float32 [N, 2, rows, cols] -> q: float32 [N, num_actions].
+    obs: float32 [N, 2, rows, cols] -> q: float32 [N, num_actions]. ``features="threats"``
+    first expands the planes with ``threat_planes``.
     """
 
     def __init__(self, observation_shape: tuple[int, int, int], num_actions: int,
-                 hidden_sizes: list[int], conv_channels: list[int]):
+                 hidden_sizes: list[int], conv_channels: list[int], features: str = "planes"):
         super().__init__()
+        if features not in FEATURES:
+            raise ValueError(f"unknown features {features!r}; expected one of {', '.join(FEATURES)}")
+        self.features = features
         c, rows, cols = observation_shape
+        if features == "threats":
+            c = 5
         layers: list[nn.Module] = []
         for ch in conv_channels:
             layers += [nn.Conv2d(c, ch, kernel_size=3, padding=1), nn.ReLU()]
@@ -28,4 +67,6 @@ class QNetwork(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.features == "threats":
+            obs = threat_planes(obs)
         return self.body(obs)

@@ -56,6 +56,8 @@ DQN_PARAMS = Schema({
     "updates_per_step": Field("int", 1, "gradient updates per batch step (one agent move in every game)", min=1),
     "target_update_interval": Field("int", 500, "gradient updates between target-network syncs", min=1),
     "hidden_sizes": Field("list", [256, 256], "widths of the hidden fully connected layers", check=_int_list),
+    "features": Field("str", "planes", "network input: the 2 stone planes, or 'threats' (adds playable cells and "
+                      "each side's four-completing cells)", choices=("planes", "threats")),
     "conv_channels": Field("list", [], "channels of 3x3 conv layers before the dense layers (empty: MLP)", check=_int_list),
     "n_step": Field("int", 1, "n-step returns: follow each sampled game n agent moves before bootstrapping", min=1, max=64),
     "mirror_augment": Field("bool", True, "train on left-right mirrored copies of half of each minibatch"),
