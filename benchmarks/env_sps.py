@@ -1,0 +1,177 @@
+"""Env steps per second for random legal moves with auto-reset, per backend and batch size.
+
+Two ways per (backend, device, N):
+
+* api    - the public API: ``env.step(env.sample_actions())`` in a loop (obs built every step);
+* kernel - the kernel's fastest path: ``random_rollout`` (action choice fused into the step,
+           many steps per call, no observations), the ceiling of the backend.
+
+Every measurement is warmed up first (numba compiles, CUDA initialises) and timed for about
+``--seconds``; on CUDA the clock is read after ``torch.cuda.synchronize()``.
+
+    python benchmarks/env_sps.py                                   # numba + torch-cpu (+ cuda)
+    python benchmarks/env_sps.py --backends numba --sizes 65536 --seconds 3
+    python benchmarks/env_sps.py --backends torch --device cuda --sizes 65536,1048576,4194304
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from kernels import connect4_numba as knb  # noqa: E402
+from kernels import connect4_torch as kt  # noqa: E402
+from kernels.geometry import Geometry  # noqa: E402
+from src.games import make_game  # noqa: E402
+
+DEFAULT_SIZES = "1024,4096,16384,65536,262144,1048576"
+
+
+def sync_for(device: torch.device):
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
+def timed(fn, seconds: float, sync) -> tuple[int, float]:
+    """Call ``fn`` for about ``seconds`` after two warm-up calls; returns (calls, elapsed s)."""
+    fn()
+    fn()
+    sync()
+    t0 = time.perf_counter()
+    fn()
+    sync()
+    one = time.perf_counter() - t0
+    # read the clock (and synchronise) about ten times per measurement, not every call
+    check_every = max(1, int(seconds / 10 / max(one, 1e-9)))
+    calls = 0
+    t0 = time.perf_counter()
+    while True:
+        for _ in range(check_every):
+            fn()
+        calls += check_every
+        sync()
+        elapsed = time.perf_counter() - t0
+        if elapsed >= seconds:
+            return calls, elapsed
+
+
+def api_rate(backend: str, device: torch.device, n: int, seconds: float, rows: int, cols: int) -> float:
+    compiled = backend == "torch_compiled"  # the torch backend with its step fused by torch.compile
+    env = make_game("connect4", n, device=device, backend="torch" if compiled else backend, seed=0,
+                    rows=rows, cols=cols, compile=compiled)
+    env.reset()
+
+    def step():
+        env.step(env.sample_actions())
+
+    calls, elapsed = timed(step, seconds, sync_for(device))
+    return calls * n / elapsed
+
+
+def kernel_rate(backend: str, device: torch.device, n: int, seconds: float, rows: int, cols: int,
+                steps: int) -> float:
+    g = Geometry(rows, cols)
+    if backend == "numba":
+        cur, mask = np.zeros(n, np.int64), np.zeros(n, np.int64)
+        seed = iter(range(1, 1 << 62))
+
+        def rollout():
+            knb.random_rollout(cur, mask, steps, g, next(seed))  # in place
+    else:
+        state = [torch.zeros(n, dtype=torch.int64, device=device), torch.zeros(n, dtype=torch.int64, device=device)]
+        gen = torch.Generator(device=device)
+        gen.manual_seed(0)
+
+        def rollout():
+            state[0], state[1], _ = kt.random_rollout(state[0], state[1], steps, g, gen)
+
+    calls, elapsed = timed(rollout, seconds, sync_for(device))
+    return calls * steps * n / elapsed
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import numba
+
+    parts = [f"{cpu}, {os.cpu_count()} cores", f"torch {torch.__version__}", f"numba {numba.__version__}",
+             f"numba threads {numba.get_num_threads()}", f"torch threads {torch.get_num_threads()}"]
+    if torch.cuda.is_available():
+        parts.append(f"GPU {torch.cuda.get_device_name()}")
+    return "; ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", default=DEFAULT_SIZES, help="comma-separated batch sizes (games)")
+    p.add_argument("--backends", default="numba,torch",
+                   help="comma-separated: numba, torch, torch_compiled (torch with torch.compile'd step; compiles first)")
+    p.add_argument("--device", default="auto",
+                   help="device of the torch backend: cpu, cuda, cuda:1, or auto (cpu, and cuda when available)")
+    p.add_argument("--seconds", type=float, default=1.0, help="timed seconds per measurement")
+    p.add_argument("--rows", type=int, default=6)
+    p.add_argument("--cols", type=int, default=7)
+    p.add_argument("--rollout-steps", type=int, default=0,
+                   help="steps per random_rollout call (default: 64 for numba, 16 for torch)")
+    p.add_argument("--torch-cpu-max", type=int, default=262144,
+                   help="skip torch-on-cpu above this many games: it is slow (0: no limit)")
+    args = p.parse_args(argv)
+
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    for b in backends:
+        if b not in ("numba", "torch", "torch_compiled"):
+            p.error(f"unknown backend {b!r}")
+    if args.device == "auto":
+        torch_devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    else:
+        torch_devices = [args.device]
+    if any(torch.device(d).type == "cuda" for d in torch_devices) and not torch.cuda.is_available():
+        p.error("--device cuda asked for, but torch.cuda.is_available() is False")
+    runs = [(b, torch.device("cpu")) for b in backends if b == "numba"]
+    runs += [(b, torch.device(d)) for b in backends if b.startswith("torch") for d in torch_devices]
+
+    print(f"machine: {machine()}")
+    print(f"command: python {' '.join(sys.argv)}")
+    print(f"board {args.rows}x{args.cols}; random legal moves with auto-reset; ~{args.seconds:g} s per measurement",
+          flush=True)
+    rows = []
+    for backend, device in runs:
+        steps = args.rollout_steps or (64 if backend == "numba" else 16)
+        for n in sizes:
+            label = f"{backend:14s} {str(device):6s} N={n:>8d}"
+            if backend.startswith("torch") and device.type == "cpu" and args.torch_cpu_max and n > args.torch_cpu_max:
+                print(f"{label}  skipped (torch on the CPU above --torch-cpu-max={args.torch_cpu_max})", flush=True)
+                rows.append((backend, str(device), n, math.nan, math.nan, steps))
+                continue
+            api = api_rate(backend, device, n, args.seconds, args.rows, args.cols)
+            print(f"{label}  api {api:10.3e} steps/s", end="", flush=True)
+            kern = kernel_rate(backend, device, n, args.seconds, args.rows, args.cols, steps)
+            print(f"  kernel {kern:10.3e} steps/s ({steps} steps per call)", flush=True)
+            rows.append((backend, str(device), n, api, kern, steps))
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+
+    print()
+    print("| backend | device | N | api steps/s | kernel steps/s |")
+    print("|---|---|---:|---:|---:|")
+    fmt = lambda x: "skipped" if math.isnan(x) else f"{x:.3e}"  # noqa: E731
+    for backend, device, n, api, kern, _ in rows:
+        print(f"| {backend} | {device} | {n:,} | {fmt(api)} | {fmt(kern)} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
