@@ -11,18 +11,21 @@ _DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1))
 
 def win_cells(stones: torch.Tensor, empty: torch.Tensor) -> torch.Tensor:
     """float [B, rows, cols]: empty cells where ``stones`` (0/1 [B, rows, cols]) would complete
-    four in a row in some direction (whether or not the cell is playable yet)."""
+    four in a row in some direction (whether or not the cell is playable yet).
+
+    For each direction, ``s(j)`` is the plane shifted j cells along it; a cell completes a four
+    if the three other cells of one of the four windows through it hold stones:
+    s(1)s(2)s(3), s(-1)s(1)s(2), s(-2)s(-1)s(1) or s(-3)s(-2)s(-1) (shared pair products)."""
     rows, cols = stones.shape[-2:]
     padded = F.pad(stones, (3, 3, 3, 3))
     found = torch.zeros_like(stones)
     for dr, dc in _DIRECTIONS:
-        for k in range(4):  # the empty cell is the k-th of the four
-            line = torch.ones_like(stones)
-            for j in range(4):
-                if j != k:
-                    r0, c0 = 3 + (j - k) * dr, 3 + (j - k) * dc
-                    line = line * padded[:, r0:r0 + rows, c0:c0 + cols]
-            found = torch.maximum(found, line)
+        def s(j: int) -> torch.Tensor:
+            return padded[:, 3 + j * dr:3 + j * dr + rows, 3 + j * dc:3 + j * dc + cols]
+
+        ahead, behind = s(1) * s(2), s(-1) * s(-2)
+        found = torch.maximum(found, torch.maximum(torch.maximum(ahead * s(3), ahead * s(-1)),
+                                                   torch.maximum(behind * s(1), behind * s(-3))))
     return found * empty
 
 
@@ -35,7 +38,9 @@ def threat_planes(obs: torch.Tensor) -> torch.Tensor:
     occupied = own + opp
     empty = 1.0 - occupied
     below = F.pad(occupied, (0, 0, 1, 0), value=1.0)[:, :-1, :]  # row 0 (bottom) rests on the floor
-    return torch.stack((own, opp, empty * below, win_cells(own, empty), win_cells(opp, empty)), dim=1)
+    both = win_cells(torch.cat((own, opp)), torch.cat((empty, empty)))  # one conv for both sides
+    b = own.shape[0]
+    return torch.stack((own, opp, empty * below, both[:b], both[b:]), dim=1)
 
 
 class QNetwork(nn.Module):
