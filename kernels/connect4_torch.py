@@ -86,6 +86,33 @@ def step_autoreset(cur: torch.Tensor, mask: torch.Tensor, actions: torch.Tensor,
     return cur, mask, to_planes(cur, mask, g), reward, done, illegal
 
 
+def win_cells(p: torch.Tensor, mask: torch.Tensor, g: Geometry) -> torch.Tensor:
+    """int64 [N]: the empty cells where stones ``p`` would complete four in a row, playable or
+    not (http://blog.gamesolver.org/solving-connect-four/09-anticipate-losing-moves/). Bits
+    pushed past bit 62 by the left shifts are dropped by the final mask."""
+    h = g.height
+    r = (p << 1) & (p << 2) & (p << 3)  # vertical: only the cell above three stones
+    for s in (h, h - 1, h + 1):
+        pair = (p << s) & (p << 2 * s)
+        r |= pair & (p << 3 * s)
+        r |= pair & (p >> s)
+        pair = (p >> s) & (p >> 2 * s)
+        r |= pair & (p << s)
+        r |= pair & (p >> 3 * s)
+    return r & (tables(g, p.device)["board"] ^ mask)
+
+
+def feature_planes(cur: torch.Tensor, mask: torch.Tensor, g: Geometry, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """[N, 5, rows, cols] from bitboards, the 'threats' network input: stones of the side to
+    move, the other side's, the playable cells, and the cells where each side would complete
+    four (equal to ``src.agents.networks.threat_planes`` of the two stone planes)."""
+    t = tables(g, cur.device)
+    opp = cur ^ mask
+    playable = (mask + t["bottom"].sum()) & t["board"]
+    words = torch.stack((cur, opp, playable, win_cells(cur, mask, g), win_cells(opp, mask, g)), dim=1)
+    return ((words[:, :, None, None] >> t["plane_shift"]) & 1).to(dtype)
+
+
 def to_planes(cur: torch.Tensor, mask: torch.Tensor, g: Geometry, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """obs [N, 2, rows, cols]: plane 0 = stones of the side to move, plane 1 = the other side's."""
     shift = tables(g, cur.device)["plane_shift"]

@@ -10,6 +10,8 @@ import copy
 import torch
 import torch.nn.functional as F
 
+from kernels import connect4_torch as kt
+from kernels.geometry import Geometry
 from src.agents.networks import QNetwork
 from src.games.backends import seeded_generator
 
@@ -52,6 +54,15 @@ class DQNAgent:
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=params["learning_rate"])
         self.num_updates = 0
+        self.features = params.get("features", "planes")
+        self.geometry = Geometry(self.observation_shape[1], self.observation_shape[2])
+
+    def encode(self, cur: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The network input for positions given as bitboards (int64 [N], side to move):
+        float32 [N, 2 or 5, rows, cols] on the agent's device."""
+        if self.features == "threats":
+            return kt.feature_planes(cur, mask, self.geometry)
+        return kt.to_planes(cur, mask, self.geometry)
 
     # -- acting ---------------------------------------------------------------------------
     @torch.no_grad()

@@ -47,7 +47,8 @@ class QNetwork(nn.Module):
     """Optional input features, optional 3x3 conv layers, dense layers, one Q-value per column.
 
     obs: float32 [N, 2, rows, cols] -> q: float32 [N, num_actions]. ``features="threats"``
-    first expands the planes with ``threat_planes``.
+    first expands the planes with ``threat_planes``, unless given the 5 planes already (the
+    trainer builds them from bitboards: ``kernels.connect4_torch.feature_planes``).
     """
 
     def __init__(self, observation_shape: tuple[int, int, int], num_actions: int,
@@ -72,6 +73,6 @@ class QNetwork(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        if self.features == "threats":
+        if self.features == "threats" and obs.shape[1] == 2:  # 5-plane input is already expanded
             obs = threat_planes(obs)
         return self.body(obs)

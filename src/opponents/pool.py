@@ -178,7 +178,7 @@ class PoolSampler:
 
     @torch.no_grad()
     def _greedy(self, net, cur, mask):
-        q = net(self.ops.to_planes(cur, mask))
+        q = net(self.agent.encode(cur, mask))
         return q.masked_fill(~self.ops.legal_mask(mask), float("-inf")).argmax(dim=1)
 
     def _snapshot(self) -> None:

@@ -75,6 +75,8 @@ class Trainer:
         self.sampler = build_sampler(cfg, self.game, self.agent)
         self.versus = Versus(self.game, self.sampler, train["start_policy"], seed=derive_seed(seed, 6))
         self.callbacks = build_callbacks(train["callbacks"])
+        # network input from bitboards: the env's planes, or the agent's 'threats' features
+        self.encode = self.agent.encode if self.agent.features == "threats" else self.game.ops.to_planes
         self.mirror = params["mirror_augment"]
         self.n_step = params["n_step"]
         self.evaluator = None
@@ -115,7 +117,8 @@ class Trainer:
         self.write_status("running")
         while self.step < self.total_steps and self.stop_reason is None:
             with self.timer.section("agent"):
-                action = self.agent.act(self.versus.observe(), self.versus.legal_mask(), self.deterministic)
+                action = self.agent.act(self.encode(self.game.cur, self.game.mask), self.versus.legal_mask(),
+                                        self.deterministic)
             with self.timer.section("env"):
                 batch = self.versus.step(action, timer=self.timer)
             with self.timer.section("learner"):
@@ -170,8 +173,8 @@ class Trainer:
         else:
             s = self.replay.sample(batch_size)
         ops = self.game.ops
-        obs, action = ops.to_planes(s["cur"], s["mask"]), s["action"].long()
-        next_obs, next_legal = ops.to_planes(s["next_cur"], s["next_mask"]), ops.legal_mask(s["next_mask"])
+        obs, action = self.encode(s["cur"], s["mask"]), s["action"].long()
+        next_obs, next_legal = self.encode(s["next_cur"], s["next_mask"]), ops.legal_mask(s["next_mask"])
         if self.mirror:
             obs, action, next_obs, next_legal = self._mirror_half(obs, action, next_obs, next_legal)
         loss = self.agent.update(obs, action, s["reward"].float(), s["done"], next_obs, next_legal, s.get("discount"))

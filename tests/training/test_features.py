@@ -10,6 +10,7 @@ from src.agents.networks import threat_planes
 G = Geometry()
 
 
+
 def board(picture: str):
     """ASCII board, top row first: 'x' = side to move, 'o' = the other side, '.' = empty."""
     lines = [l.strip() for l in picture.strip().splitlines()]
@@ -98,3 +99,15 @@ def test_load_agent_rebuilds_a_threats_network(tmp_path):
         xxx.o..
     """)
     assert torch.equal(loaded.q_values(obs), agent.q_values(obs))
+
+
+def test_bitboard_features_equal_the_planes_computed_inside_the_network():
+    from src.games import make_game
+
+    for rows, cols in ((6, 7), (5, 4), (8, 7)):
+        g = Geometry(rows, cols)
+        env = make_game("connect4", 500, backend="torch", seed=rows, rows=rows, cols=cols)
+        for _ in range(rows * cols):
+            assert torch.equal(kt.feature_planes(env.cur, env.mask, g),
+                               threat_planes(kt.to_planes(env.cur, env.mask, g)))
+            env.step(env.sample_actions())
