@@ -7,7 +7,9 @@ Two ways per (backend, device, N):
            many steps per call, no observations), the ceiling of the backend.
 
 Every measurement is warmed up first (numba compiles, CUDA initialises) and timed for about
-``--seconds``; on CUDA the clock is read after ``torch.cuda.synchronize()``.
+``--seconds`` in ~10 windows; on CUDA the clock is read after ``torch.cuda.synchronize()``.
+The table gives the best window and the median: on a machine shared with other jobs the
+best window is the backend's speed, the median what it got.
 
     python benchmarks/env_sps.py                                   # numba + torch-cpu (+ cuda)
     python benchmarks/env_sps.py --backends numba --sizes 65536 --seconds 3
@@ -16,7 +18,6 @@ Every measurement is warmed up first (numba compiles, CUDA initialises) and time
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
 import sys
@@ -39,8 +40,10 @@ def sync_for(device: torch.device):
     return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
 
-def timed(fn, seconds: float, sync) -> tuple[int, float]:
-    """Call ``fn`` for about ``seconds`` after two warm-up calls; returns (calls, elapsed s)."""
+def timed(fn, seconds: float, sync, windows: int = 10) -> list[float]:
+    """Calls of ``fn`` per second in each of about ``windows`` windows filling ``seconds``,
+    after two warm-up calls. The caller reports the best window (the machine's speed when
+    others sharing it pause) and the median (what it got)."""
     fn()
     fn()
     sync()
@@ -48,21 +51,19 @@ def timed(fn, seconds: float, sync) -> tuple[int, float]:
     fn()
     sync()
     one = time.perf_counter() - t0
-    # read the clock (and synchronise) about ten times per measurement, not every call
-    check_every = max(1, int(seconds / 10 / max(one, 1e-9)))
-    calls = 0
-    t0 = time.perf_counter()
-    while True:
-        for _ in range(check_every):
+    per_window = max(1, round(seconds / windows / max(one, 1e-9)))
+    rates = []
+    end = time.perf_counter() + seconds
+    while not rates or time.perf_counter() < end:
+        t0 = time.perf_counter()
+        for _ in range(per_window):
             fn()
-        calls += check_every
-        sync()
-        elapsed = time.perf_counter() - t0
-        if elapsed >= seconds:
-            return calls, elapsed
+        sync()  # CUDA: the clock is read only after the queued work has finished
+        rates.append(per_window / (time.perf_counter() - t0))
+    return rates
 
 
-def api_rate(backend: str, device: torch.device, n: int, seconds: float, rows: int, cols: int) -> float:
+def api_rates(backend: str, device: torch.device, n: int, seconds: float, rows: int, cols: int) -> list[float]:
     compiled = backend == "torch_compiled"  # the torch backend with its step fused by torch.compile
     env = make_game("connect4", n, device=device, backend="torch" if compiled else backend, seed=0,
                     rows=rows, cols=cols, compile=compiled)
@@ -71,12 +72,11 @@ def api_rate(backend: str, device: torch.device, n: int, seconds: float, rows: i
     def step():
         env.step(env.sample_actions())
 
-    calls, elapsed = timed(step, seconds, sync_for(device))
-    return calls * n / elapsed
+    return [r * n for r in timed(step, seconds, sync_for(device))]
 
 
-def kernel_rate(backend: str, device: torch.device, n: int, seconds: float, rows: int, cols: int,
-                steps: int) -> float:
+def kernel_rates(backend: str, device: torch.device, n: int, seconds: float, rows: int, cols: int,
+                 steps: int) -> list[float]:
     g = Geometry(rows, cols)
     if backend == "numba":
         cur, mask = np.zeros(n, np.int64), np.zeros(n, np.int64)
@@ -92,8 +92,7 @@ def kernel_rate(backend: str, device: torch.device, n: int, seconds: float, rows
         def rollout():
             state[0], state[1], _ = kt.random_rollout(state[0], state[1], steps, g, gen)
 
-    calls, elapsed = timed(rollout, seconds, sync_for(device))
-    return calls * steps * n / elapsed
+    return [r * steps * n for r in timed(rollout, seconds, sync_for(device))]
 
 
 def machine() -> str:
@@ -154,21 +153,23 @@ def main(argv: list[str] | None = None) -> int:
             label = f"{backend:14s} {str(device):6s} N={n:>8d}"
             if backend.startswith("torch") and device.type == "cpu" and args.torch_cpu_max and n > args.torch_cpu_max:
                 print(f"{label}  skipped (torch on the CPU above --torch-cpu-max={args.torch_cpu_max})", flush=True)
-                rows.append((backend, str(device), n, math.nan, math.nan, steps))
+                rows.append((backend, str(device), n, [], []))
                 continue
-            api = api_rate(backend, device, n, args.seconds, args.rows, args.cols)
-            print(f"{label}  api {api:10.3e} steps/s", end="", flush=True)
-            kern = kernel_rate(backend, device, n, args.seconds, args.rows, args.cols, steps)
-            print(f"  kernel {kern:10.3e} steps/s ({steps} steps per call)", flush=True)
-            rows.append((backend, str(device), n, api, kern, steps))
+            api = api_rates(backend, device, n, args.seconds, args.rows, args.cols)
+            print(f"{label}  api {max(api):9.3e} (median {np.median(api):9.3e})", end="", flush=True)
+            kern = kernel_rates(backend, device, n, args.seconds, args.rows, args.cols, steps)
+            print(f"  kernel {max(kern):9.3e} (median {np.median(kern):9.3e}) steps/s, {steps} steps per call",
+                  flush=True)
+            rows.append((backend, str(device), n, api, kern))
             if device.type == "cuda":
                 torch.cuda.empty_cache()
 
     print()
+    print("env steps/s: best of ~10 windows (median in brackets)")
     print("| backend | device | N | api steps/s | kernel steps/s |")
     print("|---|---|---:|---:|---:|")
-    fmt = lambda x: "skipped" if math.isnan(x) else f"{x:.3e}"  # noqa: E731
-    for backend, device, n, api, kern, _ in rows:
+    fmt = lambda x: "skipped" if not x else f"{max(x):.2e} ({np.median(x):.2e})"  # noqa: E731
+    for backend, device, n, api, kern in rows:
         print(f"| {backend} | {device} | {n:,} | {fmt(api)} | {fmt(kern)} |")
     return 0
 
