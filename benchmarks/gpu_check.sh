@@ -59,7 +59,7 @@ bench_rc=${PIPESTATUS[0]}
 echo
 echo "== benchmark: train_sps.py on CUDA"
 train_rc=0
-for sizes in "65536 16384" "262144 65536" "16384 16384"; do
+for sizes in "262144 65536" "65536 16384" "16384 16384"; do
     set -- $sizes
     timeout "$TRAIN_TIMEOUT" "$PY" benchmarks/train_sps.py --config configs/dqn_connect4_gpu.yaml \
         --num_envs "$1" --batch_size "$2" --seconds 15 --warmup 8 --reference-seconds 10 2>&1 | tee -a "$train_out"
