@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 
@@ -28,6 +27,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks.machine import machine  # noqa: E402
 from kernels import connect4_numba as knb  # noqa: E402
 from kernels import connect4_torch as kt  # noqa: E402
 from kernels.geometry import Geometry  # noqa: E402
@@ -93,22 +93,6 @@ def kernel_rates(backend: str, device: torch.device, n: int, seconds: float, row
             state[0], state[1], _ = kt.random_rollout(state[0], state[1], steps, g, gen)
 
     return [r * steps * n for r in timed(rollout, seconds, sync_for(device))]
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    import numba
-
-    parts = [f"{cpu}, {os.cpu_count()} cores", f"torch {torch.__version__}", f"numba {numba.__version__}",
-             f"numba threads {numba.get_num_threads()}", f"torch threads {torch.get_num_threads()}"]
-    if torch.cuda.is_available():
-        parts.append(f"GPU {torch.cuda.get_device_name()}")
-    return "; ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:

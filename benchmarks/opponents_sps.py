@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 
@@ -21,6 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks.machine import machine  # noqa: E402
 from kernels import connect4_torch as kt  # noqa: E402
 from kernels.geometry import Geometry  # noqa: E402
 from src.opponents import make_opponent  # noqa: E402
@@ -47,24 +47,6 @@ def timed(fn, seconds: float, sync) -> tuple[int, float]:
         calls += check_every
         sync()
     return calls, time.perf_counter() - t0
-
-
-def machine() -> str:
-    import numba
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    parts = [f"{cpu}, {os.cpu_count()} cores", f"torch {torch.__version__}", f"numba {numba.__version__}",
-             f"numba threads {numba.get_num_threads()}", f"torch threads {torch.get_num_threads()}"]
-    if torch.cuda.is_available():
-        parts.append(f"GPU {torch.cuda.get_device_name()}")
-    if hasattr(os, "getloadavg"):
-        parts.append(f"load average {os.getloadavg()[0]:.1f}")
-    return "; ".join(parts)
 
 
 def positions(n: int, g: Geometry, seed: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
