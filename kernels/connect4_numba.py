@@ -77,7 +77,8 @@ def random_legal_one(mask, r, rows, cols, chunk, tries):
         r = r >> np.uint64(chunk)
         if a < cols and ((mask >> (a * h + top_shift)) & 1) == 0:
             return a
-    # 64 bits of rejections (probability < 1e-9 on a 7-column board): count and pick
+    # every try rejected (likely only with few legal columns: ~6% of calls with one of 7 left):
+    # count the legal columns and pick one uniformly, so the overall choice stays uniform
     n = 0
     for c in range(cols):
         n += ((mask >> (c * h + top_shift)) & 1) == 0
