@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from src.training.callbacks import crossed
 from src.training.schema import ConfigError
 
 
@@ -138,7 +139,7 @@ class Evaluator:
         self.last_step: int | None = None
 
     def maybe_evaluate(self, trainer) -> None:
-        if trainer.step // self.interval > (trainer.step - trainer.num_envs) // self.interval:
+        if crossed(trainer.step - trainer.num_envs, trainer.step, self.interval):
             self.evaluate(trainer)
 
     def finish(self, trainer) -> None:

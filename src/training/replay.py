@@ -28,10 +28,11 @@ class ReplayBuffer:
         return self.size
 
     def add(self, batch: dict[str, torch.Tensor]) -> None:
-        """Append a batch of transitions (each field [N]); the oldest are overwritten when full."""
+        """Append a batch of transitions (each field of ``FIELDS`` [N], any dtype: stored in the
+        compact one; other keys are ignored); the oldest are overwritten when full."""
         n = batch["cur"].shape[0]
         if n >= self.capacity:  # only the newest `capacity` transitions survive
-            batch = {k: v[n - self.capacity:] for k, v in batch.items()}
+            batch = {k: batch[k][n - self.capacity:] for k in FIELDS}
             n = self.capacity
         end = self.ptr + n
         if end <= self.capacity:

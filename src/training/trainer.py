@@ -21,7 +21,7 @@ from src.agents.dqn import DQNAgent
 from src.games import make_game
 from src.runs.files import atomic_write_json
 from src.runs.rundir import RunDir, utc_now_iso
-from src.training.callbacks import build_callbacks
+from src.training.callbacks import build_callbacks, crossed
 from src.training.replay import ReplayBuffer
 from src.training.timing import NullTimer, Timer
 from src.training.versus import Versus
@@ -122,9 +122,7 @@ class Trainer:
             with self.timer.section("env"):
                 batch = self.versus.step(action, timer=self.timer)
             with self.timer.section("learner"):
-                self.replay.add({"cur": batch["cur"], "mask": batch["mask"], "action": batch["action"].to(torch.int8),
-                                 "reward": batch["reward"].to(torch.int8), "done": batch["done"],
-                                 "next_cur": batch["next_cur"], "next_mask": batch["next_mask"]})
+                self.replay.add(batch)
             self.step += self.num_envs
             self._count_results(batch)
             with self.timer.section("callbacks"):
@@ -194,7 +192,7 @@ class Trainer:
     def _maybe_write_status(self) -> None:
         now = time.perf_counter()
         since = now - self._last_write
-        due = self.step // self.status_interval > (self.step - self.num_envs) // self.status_interval
+        due = crossed(self.step - self.num_envs, self.step, self.status_interval)
         if (due and since >= STATUS_MIN_SECONDS) or since >= STATUS_MAX_SECONDS:
             self.write_status("running")
 
