@@ -176,3 +176,12 @@ class Evaluator:
             trainer.run_dir.append_metrics({"kind": "eval", "step": trainer.step, "episode": int(trainer.episode_dev),
                                             "time": self.latest["time"], "eval": results})
         return self.latest
+
+    # -- state (resume) ---------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """What a resumed run needs: when it last evaluated and what it found. Evaluations
+        draw from streams seeded afresh each time (``seed``), so no stream position is kept."""
+        return {"last_step": self.last_step, "latest": self.latest, "seed": self.seed}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.last_step, self.latest, self.seed = state["last_step"], state["latest"], state["seed"]
