@@ -136,7 +136,8 @@ def prepare_resume(run_dir: str | Path, total_steps: int | None = None):
         raise ConfigError("total_steps", f"must be a positive integer, got {total_steps!r}")
     info = inspect_run(rd.path)
     if info is not None and info.active:
-        raise RunDirError(f"cannot resume {rd.path}: it is still {info.status} (pid {info.pid}); "
+        stale = f", {info.status}: {info.note}" if info.status != "running" else ""
+        raise RunDirError(f"cannot resume {rd.path}: it is still running (pid {info.pid}{stale}); "
                           f"stop it first (python -m src.cli.runs stop {rd.path} --wait)")
     meta = rd.read_meta() or {}
     config_dir = Path(meta["config_path"]).parent if isinstance(meta.get("config_path"), str) else None
