@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from src.agents import load_agent, read_checkpoint
+from src.agents import AGENTS, load_agent, read_checkpoint
 from src.runs.monitor import inspect_run
 from src.runs.rundir import RunDir, utc_now_iso
 from src.training import trainer as trainer_module
@@ -374,3 +374,44 @@ def test_run_killed_with_sigkill_at_a_random_moment_resumes_and_completes_counti
     assert status_steps(run_dir, "eval")[-1] == 20000
     assert inspect_run(run_dir).status == "completed" and not (run_dir / "pid").exists()
     load_agent(run_dir / "checkpoints" / "model_20000.pt")  # model files stay loadable
+
+
+# --- every agent in the registry carries its whole state -------------------------------------
+
+@pytest.mark.parametrize("agent_id", sorted(AGENTS))
+def test_every_registered_agent_state_round_trips_through_a_file_and_continues_identically(agent_id):
+    """Networks, optimizer (and its learning rate), exploration and the acting stream: an agent
+    loaded from another's saved state acts and learns exactly as the original goes on to."""
+    import io
+
+    from src.training.config import AGENT_PARAMS
+
+    params = AGENT_PARAMS[agent_id].fill({"hidden_sizes": [32], "device": "cpu", "target_update_interval": 3,
+                                          "epsilon": 0.5}, "agent.params")
+    g = torch.Generator().manual_seed(0)
+
+    def batch(n=32):
+        obs = torch.randint(0, 2, (n, 2, 6, 7), generator=g).float()
+        legal = torch.rand((n, 7), generator=g) < 0.8
+        legal[:, 3] = True
+        return (obs, torch.randint(0, 7, (n,), generator=g), torch.randn(n, generator=g),
+                torch.rand(n, generator=g) < 0.2, obs.flip(-1), legal)
+
+    original = AGENTS[agent_id](params, (2, 6, 7), 7, "cpu", seed=1)
+    for _ in range(4):
+        original.act(batch()[0], batch()[5], deterministic=False)
+        original.update(*batch())
+    original.optimizer.param_groups[0]["lr"] *= 0.5  # as lr_decay would
+    original.epsilon.mul_(0.9)
+    buffer = io.BytesIO()
+    torch.save(original.state_dict(), buffer)
+    buffer.seek(0)
+    copy = AGENTS[agent_id](params, (2, 6, 7), 7, "cpu", seed=2)
+    copy.load_state_dict(torch.load(buffer, weights_only=False))
+
+    for _ in range(4):  # odd counts: the target syncs at different points of the next steps
+        obs, legal = batch()[0], batch()[5]
+        assert torch.equal(original.act(obs, legal, deterministic=False), copy.act(obs, legal, deterministic=False))
+        b = batch()
+        assert torch.equal(original.update(*b), copy.update(*b))
+    assert_identical(original.state_dict(), copy.state_dict())
