@@ -339,6 +339,11 @@ def test_resume_of_a_stopped_run_through_main_prints_the_run_directory(stopped_r
     assert (status["status"], status["step"], status["resumed_from_step"]) == ("completed", 96, 48)
     assert RunDir(run_dir).read_resumes()[0]["command"].startswith("python -m src.cli.train --resume")
 
+    from src.runs.show import show_report
+
+    report = "\n".join(show_report(run_dir))
+    assert "resumed:  1 time(s)" in report and "from step 48" in report and "resume:   from step 96" in report
+
 
 # --- a real process killed with SIGKILL -------------------------------------------------------
 
