@@ -147,7 +147,8 @@ def prepare_resume(run_dir: str | Path, total_steps: int | None = None):
     except StateError as e:
         raise RunDirError(f"cannot resume {rd.path}: {e}") from None
     if found is None:
-        raise RunDirError(f"cannot resume {rd.path}: no complete checkpoint (no {rd.STATE}/state_<step>.pt)")
+        raise RunDirError(f"cannot resume {rd.path}: no complete checkpoint (no {rd.STATE}/state_<step>.pt; "
+                          "model files alone do not hold the training state)")
     step, state = found
     target = total_steps if total_steps is not None else state["total_steps"]
     if target <= step:

@@ -306,6 +306,12 @@ def completed(run_dir: Path) -> None:
     rd.write_status({**status_of(run_dir), "status": "completed", "total_steps": 48})
 
 
+def other_device(run_dir: Path) -> None:
+    rd = RunDir(run_dir)
+    path = rd.state_path(48)
+    torch.save({**torch.load(path, weights_only=False), "device": "cuda"}, path)
+
+
 REFUSALS = [  # (id, prepare the copy, extra arguments, the error line starts with, ... contains)
     ("still running", running, [], "error: cannot resume", "is still running (pid"),
     ("no complete checkpoint", no_state, [], "error: cannot resume", "no complete checkpoint"),
@@ -315,6 +321,7 @@ REFUSALS = [  # (id, prepare the copy, extra arguments, the error line starts wi
     ("completed, no --total_steps", completed, [], "error: cannot resume", "pass --total_steps above 48"),
     ("newer checkpoint format", newer_format, [], "error: cannot resume",
      f"newer checkpoint format (version {STATE_VERSION + 1}"),
+    ("checkpoint from another device", other_device, [], "error: cannot resume", "written on cuda"),
     ("not a run directory", lambda d: (d / "config.yaml").unlink(), [], "error: cannot resume", "not a run directory"),
 ]
 
