@@ -65,7 +65,8 @@ class PoolSampler:
 
     * every game draws its opponent when it starts and keeps it until it ends;
     * ``heuristic_distribution``: relative weights over opponent names (``random``,
-      ``heuristic``, ``smart_heuristic``, ``search:D``), used for the games not given to self-play;
+      ``heuristic``, ``smart_heuristic``, ``search:D``, ``solver:D``, ``perfect``), used for
+      the games not given to self-play (the solver ones run per game on the host: slow);
     * ``self_play.start_episode``: finished games (summed over the batch) before self-play
       starts; until then every game gets a heuristic opponent;
     * ``self_play.current_self_fraction``: share of new games played against the live network
@@ -173,7 +174,12 @@ class PoolSampler:
                     replies[idx] = act(cur[idx], mask[idx])
         else:
             for pid, act in players:
-                replies = torch.where(self.opponent_id == pid, act(cur, mask), replies)
+                if pid < len(self.heuristics) and self.heuristics[pid].on_host:
+                    # a solver opponent works per game on the host: hand it only its own games
+                    mine = self.opponent_id == pid if active is None else active & (self.opponent_id == pid)
+                    replies = torch.where(mine, act(cur, mask, mine), replies)
+                else:
+                    replies = torch.where(self.opponent_id == pid, act(cur, mask), replies)
         return replies
 
     @torch.no_grad()

@@ -97,8 +97,11 @@ CALLBACK_PARAMS = {
 EVAL = Schema({
     "interval": Field("int", 10_000, "steps between evaluations", min=1),
     "games": Field("int", 200, "games per opponent per evaluation (half with the agent first)", min=1),
-    "opponents": Field("list", ["random"], "opponent names or checkpoint paths"),
+    "opponents": Field("list", ["random"], "opponent names or checkpoint paths (may be empty when accuracy is on)"),
     "deterministic": Field("bool", True, "greedy agent during evaluation"),
+    "accuracy": Field("int", 0, "solver-judged accuracy on this many random 4-24-ply positions per evaluation "
+                      "(0: off; needs the solver extra and a 6x7 board)", min=0),
+    "accuracy_seed": Field("int", 0, "seed of the accuracy position set (labelled once, then cached)", min=0),
 })
 
 TRAIN = Schema({
@@ -184,6 +187,9 @@ def _validate_callbacks(callbacks: list) -> list[dict]:
         enabled = cb.get("enabled", True)
         if not isinstance(enabled, bool):
             raise ConfigError(f"{path}.enabled", f"must be true or false, got {type_name(enabled)} {enabled!r}")
+        if ctype == "checkpoint" and not enabled:
+            raise ConfigError(f"{path}.enabled", "the checkpoint callback cannot be disabled (every run keeps "
+                              "checkpoints/); set its interval instead")
         out.append({"type": ctype, "enabled": enabled, "params": CALLBACK_PARAMS[ctype].fill(params, f"{path}.params")})
     return out
 
@@ -212,13 +218,37 @@ def _validate_sampler(sampler: dict, seed: int | None) -> dict:
     return {"type": stype, "params": validate_pool_params(params, seed)}
 
 
+def _check_usable(specs, key: str, game: dict) -> None:
+    """Opponent names that parse but cannot play here: a solver opponent on a board other than
+    6x7, or without the solver installed."""
+    from kernels.geometry import Geometry
+    from src.opponents import check_opponent_usable
+
+    geometry = Geometry(game["params"]["rows"], game["params"]["cols"])
+    for name, spec in specs:
+        try:
+            check_opponent_usable(spec, geometry)
+        except (ValueError, RuntimeError) as e:
+            raise ConfigError(f"{key}{name}", str(e)) from None
+
+
 def _validate_eval(ev: dict | None, game: dict, config_dir: Path) -> dict | None:
     if ev is None:
         return None
     ev = EVAL.fill(ev, "eval")
-    from src.training.evaluation import validate_eval_opponents
+    from src.training.evaluation import is_checkpoint_spec, validate_eval_opponents
 
-    ev["opponents"] = validate_eval_opponents(ev["opponents"], "eval.opponents", config_dir)
+    if ev["opponents"] or not ev["accuracy"]:
+        ev["opponents"] = validate_eval_opponents(ev["opponents"], "eval.opponents", config_dir)
+    _check_usable([(f"[{i}]", s) for i, s in enumerate(ev["opponents"]) if not is_checkpoint_spec(s)],
+                  "eval.opponents", game)
+    if ev["accuracy"]:
+        from src.training.accuracy import check_accuracy_usable
+
+        try:
+            check_accuracy_usable(game["params"]["rows"], game["params"]["cols"])
+        except (ValueError, RuntimeError) as e:
+            raise ConfigError("eval.accuracy", str(e)) from None
     return ev
 
 
@@ -233,6 +263,9 @@ def validate_config(raw: Any, config_dir: Path = Path(".")) -> dict:
     train["callbacks"] = _validate_callbacks(train["callbacks"])
     _check_optimizer_attrs(train["callbacks"], out["agent"]["id"])
     train["opponent_sampler"] = _validate_sampler(train["opponent_sampler"], cfg["seed"])
+    if train["opponent_sampler"]["type"] == "pool":
+        dist = train["opponent_sampler"]["params"]["heuristic_distribution"]
+        _check_usable([(f".{n}", n) for n in dist], "train.opponent_sampler.params.heuristic_distribution", out["game"])
     out["train"] = train
     out["eval"] = _validate_eval(cfg["eval"], out["game"], config_dir)
     return out
