@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--run_dir cannot be used with --resume (the run continues in its own directory)")
     if args.resume is None and args.total_steps is not None:
         parser.error("--total_steps is only for --resume; set train.total_steps in the config")
+    if args.total_steps is not None and args.total_steps < 1:
+        parser.error(f"--total_steps must be a positive integer, got {args.total_steps}")
     command = "python -m src.cli.train " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     from src.training.run import run
 
