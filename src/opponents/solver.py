@@ -20,6 +20,7 @@ import torch
 
 from kernels.geometry import Geometry
 from src.games.backends import resolve_device
+from src.opponents.base import Opponent
 
 SOLVER_GEOMETRY = Geometry(6, 7)
 MAX_SOLVER_DEPTH = 42
@@ -106,11 +107,13 @@ def _stream_seed(seed: int | None, salt: int) -> int:
     return int(np.random.SeedSequence([int(seed) & _U64, salt]).generate_state(1, np.uint64)[0])
 
 
-class SolverOpponent:
+class SolverOpponent(Opponent):
     """Plays a move with the best solver score, uniformly at random among equal scores.
 
     ``act(cur, mask, active=None)`` takes and returns tensors on the opponent's device like
-    the kernel opponents; only the ``active`` games are solved (others get column 0).
+    the kernel opponents; only the ``active`` games are solved (others get column 0). It keeps
+    ``Opponent``'s interface (spec, params, state) but not its kernel stream: no kernel, and a
+    numpy stream for the tie-breaks.
     """
 
     name = "perfect"
@@ -124,14 +127,6 @@ class SolverOpponent:
         self.backend = "host"
         self.solver = Solver(depth)
         self.rng = np.random.Generator(np.random.PCG64(_stream_seed(seed, 0x736F6C766572)))  # b"solver"
-
-    @property
-    def params(self) -> dict:
-        return {}
-
-    @property
-    def spec(self) -> str:
-        return self.name + "".join(f":{v}" for v in self.params.values())
 
     def choose(self, cur: int, mask: int) -> int:
         if mask == SOLVER_GEOMETRY.board:
@@ -154,9 +149,6 @@ class SolverOpponent:
 
     def load_state_dict(self, state: dict) -> None:
         self.rng.bit_generator.state = state["rng"]
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(spec={self.spec!r}, device={str(self.device)!r})"
 
 
 class DepthSolverOpponent(SolverOpponent):

@@ -20,7 +20,7 @@ from src.opponents.base import Opponent
 from src.opponents.heuristics import HeuristicOpponent, RandomOpponent, SearchOpponent, SmartHeuristicOpponent
 from src.opponents.solver import MAX_SOLVER_DEPTH, DepthSolverOpponent, SolverOpponent
 
-OPPONENTS: dict[str, type] = {
+OPPONENTS: dict[str, type[Opponent]] = {
     cls.name: cls for cls in (RandomOpponent, HeuristicOpponent, SmartHeuristicOpponent, SearchOpponent,
                               SolverOpponent, DepthSolverOpponent)
 }
