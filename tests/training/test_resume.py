@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from src.agents import AGENTS, load_agent, read_checkpoint
-from src.runs.monitor import inspect_run
+from src.runs.monitor import inspect_run, list_report
 from src.runs.rundir import RunDir, utc_now_iso
 from src.training import trainer as trainer_module
 from src.training.run import run
@@ -395,6 +395,8 @@ def test_run_killed_with_sigkill_at_a_random_moment_resumes_and_completes_counti
         assert steps == sorted(set(steps)), kind  # no step counted twice
     assert status_steps(run_dir, "eval")[-1] == 20000
     assert inspect_run(run_dir).status == "completed" and not (run_dir / "pid").exists()
+    (line,) = list_report(tmp_path, show_all=True).lines  # `runs list --all`
+    assert line.split()[:3] == ["run", "completed", "step=20000/20000"]
     load_agent(run_dir / "checkpoints" / "model_20000.pt")  # model files stay loadable
 
 
