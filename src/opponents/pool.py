@@ -231,7 +231,8 @@ class PoolSampler:
         return {"slots": [None if n is None else n.state_dict() for n in self.slots],
                 "slot_taken_at": list(self.slot_taken_at), "active": list(self.active),
                 "retired": list(self.retired), "opponent_id": self.opponent_id.clone(),
-                "finished": int(self.finished_dev), "next_snapshot": self.next_snapshot,
+                "finished": int(self.finished_dev), "finished_host": self.finished, "calls": self._calls,
+                "next_snapshot": self.next_snapshot, "results": self.results.clone(),
                 "generator": self.generator.get_state(), "heuristics": [h.state_dict() for h in self.heuristics]}
 
     def load_state_dict(self, state: dict) -> None:
@@ -245,8 +246,12 @@ class PoolSampler:
         self.slot_taken_at = list(state["slot_taken_at"])
         self.active, self.retired = list(state["active"]), list(state["retired"])
         self.opponent_id = state["opponent_id"].to(self.device)
-        self.finished = state["finished"]
-        self.finished_dev.fill_(self.finished)
+        # the device count, and the host copy that lags it by up to check_every - 1 steps on a GPU
+        self.finished_dev.fill_(state["finished"])
+        self.finished = state.get("finished_host", state["finished"])
+        self._calls = state.get("calls", self._calls)
+        if "results" in state:
+            self.results.copy_(state["results"])
         self.next_snapshot = state["next_snapshot"]
         self.generator.set_state(state["generator"])
         for h, s in zip(self.heuristics, state["heuristics"]):

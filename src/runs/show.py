@@ -70,6 +70,11 @@ def show_report(run_dir: str | os.PathLike, now: datetime | None = None) -> list
                  f"  git={git[:10] if isinstance(git, str) else '-'}{' (dirty)' if meta.get('git_dirty') else ''}")
     if meta.get("command"):
         lines.append(f"command:  {meta['command']}")
+    resumes = rd.read_resumes()
+    if resumes:
+        last = resumes[-1]
+        lines.append(f"resumed:  {len(resumes)} time(s), last at {last.get('time', '?')} from step {last.get('from_step', '?')}"
+                     + ("" if last.get("exact", True) else " (not exact: replay ring refilled)"))
     lines += _config_summary(rd)
     status = info.status_record or {}
     extras = [f"{k}={status[k]}" for k in ("steps_per_sec", "loss", "mean_q", "learning_rate", "updates") if status.get(k) is not None]
@@ -101,6 +106,8 @@ def show_report(run_dir: str | os.PathLike, now: datetime | None = None) -> list
         lines[-1] += f"  (and {len(ckpts) - 6} older)"
     if ckpts:
         lines.append(f"latest:   {ckpts[-1]}")
+    states = rd.state_steps()
+    lines.append(f"resume:   {'from step ' + str(states[-1]) if states else 'no training state saved'}")
     return lines
 
 

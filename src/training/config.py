@@ -79,6 +79,8 @@ CALLBACK_PARAMS = {
     "checkpoint": Schema({
         "interval": Field("int", 2000, "steps between checkpoints", min=1),
         "prefix": Field("str", "model", "checkpoint file prefix: checkpoints/<prefix>_<step>.pt"),
+        "keep_last": Field("int", 2, "training-state files (state/state_<step>.pt, for --resume) kept, newest first; "
+                           "null: all (model files are always all kept)", nullable=True, min=1),
     }),
     "epsilon_decay": Schema({
         "every": Field("str", "step", "decay per agent step or per finished episode", choices=("step", "episode")),
@@ -107,6 +109,8 @@ TRAIN = Schema({
     "num_envs": Field("int", None, "games played at once (null: 256 on CPU, 16384 on CUDA)", nullable=True, min=1),
     "deterministic": Field("bool", False, "greedy acting during training (no epsilon)"),
     "track_timings": Field("bool", False, "record and print a timing breakdown"),
+    "checkpoint_replay": Field("bool", True, "save the replay ring in each checkpoint's training state; false: "
+                               "smaller files, but a resumed run refills the ring and is not exact"),
     "start_policy": Field("str", "random", "who moves first in each game", choices=START_POLICIES),
     "opponent_sampler": Field("dict", doc="how opponents are chosen ({type, params})"),
     "callbacks": Field("list", [], "list of {type, enabled?, params?}"),
@@ -267,8 +271,11 @@ def validate_config(raw: Any, config_dir: Path = Path(".")) -> dict:
     return out
 
 
-def load_config(path: str | Path) -> tuple[str, dict]:
-    """Read and validate a YAML config. Returns ``(text, config)``; raises ConfigError."""
+def load_config(path: str | Path, config_dir: Path | None = None) -> tuple[str, dict]:
+    """Read and validate a YAML config. Returns ``(text, config)``; raises ConfigError.
+
+    Checkpoint paths in ``eval.opponents`` are looked up relative to the working directory,
+    then ``config_dir`` (default: the file's folder; a resumed run passes the original one)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError("", f"config file not found: {path}")
@@ -285,7 +292,7 @@ def load_config(path: str | Path) -> tuple[str, dict]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError("", f"malformed YAML in {path}{where}: {problem}") from None
-    return text, validate_config(raw, path.resolve().parent)
+    return text, validate_config(raw, config_dir if config_dir is not None else path.resolve().parent)
 
 
 def reference_markdown() -> str:

@@ -200,3 +200,12 @@ class Evaluator:
         ps = position_set(self.accuracy, self.accuracy_seed, self.geometry)
         ops = make_ops(self.geometry, self.device, resolve_backend(None, self.device), 0)
         return measure(AgentOpponent(agent, ops), ps, self.device)
+
+    # -- state (resume) ---------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """What a resumed run needs: when it last evaluated and what it found. Evaluations
+        draw from streams seeded afresh each time (``seed``), so no stream position is kept."""
+        return {"last_step": self.last_step, "latest": self.latest, "seed": self.seed}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.last_step, self.latest, self.seed = state["last_step"], state["latest"], state["seed"]
