@@ -23,7 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.machine import machine  # noqa: E402
 from src.opponents import make_opponent  # noqa: E402
 from src.opponents.solver import Solver  # noqa: E402
-from src.training.accuracy import BANDS, format_accuracy, measure, position_set  # noqa: E402
+from src.runs.show import format_accuracy  # noqa: E402
+from src.training.accuracy import BANDS, measure, position_set  # noqa: E402
 
 
 def main() -> None:

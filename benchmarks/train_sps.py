@@ -42,7 +42,7 @@ class Window(Callback):
         self.t0 = time.perf_counter()
 
     def on_step(self, trainer, batch):
-        if self.start is None and len(trainer.replay) >= trainer.cfg["agent"]["params"]["learning_starts"] \
+        if self.start is None and len(trainer.learner.replay) >= trainer.cfg["agent"]["params"]["learning_starts"] \
                 and time.perf_counter() - self.t0 >= self.warmup:
             self.start = (self._now(), trainer.step, trainer.agent.num_updates)
 

@@ -1,6 +1,7 @@
-"""Agents: a registry and ``load_agent`` for checkpoints.
+"""Agents: the registry (``agent.id`` -> agent class, learner class, params schema) and ``load_agent``.
 
-Every agent class in ``AGENTS`` has ``state_dict()`` / ``load_state_dict()`` covering all of its
+What the project needs of an agent is in ``src.agents.protocol``: ``Agent`` (acting, state,
+checkpoint) and ``Learner`` (what the trainer drives). Every agent class in ``AGENTS`` has ``state_dict()`` / ``load_state_dict()`` covering all of its
 training state (networks, target networks, optimizers with their learning rates, exploration
 schedule, update counters and random streams): the trainer saves it in each checkpoint's
 training state, and a resumed run continues exactly only if nothing is left out
@@ -13,9 +14,30 @@ from pathlib import Path
 
 import torch
 
-from src.agents.dqn import CHECKPOINT_FORMAT, DQNAgent
+from dataclasses import dataclass
+from typing import Callable
 
-AGENTS = {"dqn": DQNAgent}
+from src.agents.dqn import CHECKPOINT_FORMAT, DQN_PARAMS, DQNAgent, check_dqn_params
+from src.agents.dqn_learner import DQNLearner
+from src.config.schema import Schema
+
+
+@dataclass(frozen=True)
+class AgentEntry:
+    """One registered agent family."""
+
+    agent_cls: type  # the Agent: what load_agent builds from a checkpoint
+    learner_cls: type  # the Learner the trainer drives (builds its own agent)
+    params: Schema  # agent.params
+    optimizer_attrs: tuple[str, ...] = ("optimizer",)  # what lr_decay's optimizer_attr may name
+    epsilon: bool = False  # has epsilon / epsilon_decay / epsilon_min (the epsilon_decay callback applies)
+    check: Callable[[dict, str], None] | None = None  # checks across params (ConfigError), after the schema
+
+
+AGENTS: dict[str, AgentEntry] = {
+    "dqn": AgentEntry(DQNAgent, DQNLearner, DQN_PARAMS, optimizer_attrs=("optimizer",), epsilon=True,
+                      check=check_dqn_params),
+}
 
 
 class CheckpointError(ValueError):
@@ -37,7 +59,7 @@ def read_checkpoint(path: str | Path) -> dict:
 
 
 def agent_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu"):
-    cls = AGENTS[ckpt["agent_id"]]
+    cls = AGENTS[ckpt["agent_id"]].agent_cls
     params = dict(ckpt["params"])
     agent = cls(params, tuple(ckpt["observation_shape"]), ckpt["num_actions"], device=device, seed=0)
     agent.load_state_dict(_to_device(ckpt["state"], torch.device(device)))
@@ -58,4 +80,4 @@ def _to_device(state, device):
     return state
 
 
-__all__ = ["AGENTS", "DQNAgent", "load_agent", "read_checkpoint", "agent_from_checkpoint", "CheckpointError"]
+__all__ = ["AGENTS", "AgentEntry", "DQNAgent", "DQNLearner", "load_agent", "read_checkpoint", "agent_from_checkpoint", "CheckpointError"]

@@ -13,9 +13,38 @@ import torch.nn.functional as F
 from kernels import connect4_torch as kt
 from kernels.geometry import Geometry
 from src.agents.networks import QNetwork
+from src.config.checks import positive_int_list, torch_device
+from src.config.schema import Field, Schema
 from src.games.backends import seeded_generator
 
 CHECKPOINT_FORMAT = "c4engine.dqn/1"
+
+DQN_PARAMS = Schema({
+    "learning_rate": Field("float", 1e-3, "Adam learning rate (reported as 'learning_rate')", gt=0),
+    "gamma": Field("float", 0.99, "discount factor", min=0, max=1),
+    "epsilon": Field("float", 1.0, "initial exploration rate of epsilon-greedy acting", min=0, max=1),
+    "epsilon_decay": Field("float", 0.9999, "multiplier applied to epsilon per step (or episode) by the epsilon_decay callback", gt=0, max=1),
+    "epsilon_min": Field("float", 0.05, "floor of epsilon", min=0, max=1),
+    "batch_size": Field("int", 256, "minibatch size of a gradient update", min=1),
+    "replay_buffer_size": Field("int", 100_000, "replay ring capacity, in transitions", min=1),
+    "learning_starts": Field("int", 1000, "transitions collected before the first update", min=0),
+    "updates_per_step": Field("int", 1, "gradient updates per batch step (one agent move in every game)", min=1),
+    "target_update_interval": Field("int", 500, "gradient updates between target-network syncs", min=1),
+    "hidden_sizes": Field("list", [256, 256], "widths of the hidden fully connected layers", check=positive_int_list),
+    "features": Field("str", "planes", "network input: the 2 stone planes, or 'threats' (adds playable cells and "
+                      "each side's four-completing cells)", choices=("planes", "threats")),
+    "conv_channels": Field("list", [], "channels of 3x3 conv layers before the dense layers (empty: MLP)", check=positive_int_list),
+    "n_step": Field("int", 1, "n-step returns: follow each sampled game n agent moves before bootstrapping", min=1, max=64),
+    "mirror_augment": Field("bool", True, "train on left-right mirrored copies of half of each minibatch"),
+    "double_dqn": Field("bool", True, "Double-DQN targets (online argmax, target value)"),
+    "huber_delta": Field("float", 1.0, "Huber loss threshold", gt=0),
+    "max_grad_norm": Field("float", 10.0, "gradient-norm clip (null: none)", gt=0, nullable=True),
+    "tf32": Field("bool", True, "on CUDA, let float32 matmuls and convolutions use TF32 tensor cores"),
+    "device": Field("str", None, "null: CUDA when available, else CPU", nullable=True, check=torch_device),
+    "num_actions": Field("int", None, "inferred from the game when omitted", nullable=True, min=1),
+    "action_space": Field("any", None, "inferred from the game when omitted (a count or {n: count})", nullable=True),
+    "observation_shape": Field("list", None, "inferred from the game when omitted", nullable=True, check=positive_int_list),
+})
 
 
 def masked_argmax(values: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
@@ -29,14 +58,24 @@ def random_legal(legal: torch.Tensor, generator: torch.Generator | None) -> torc
     return torch.where(legal, u + 1.0, u - 1.0).argmax(dim=1)
 
 
+def check_dqn_params(params: dict, key: str) -> None:
+    """Checks across DQN_PARAMS fields (ConfigError naming the key)."""
+    from src.config.schema import ConfigError
+
+    if params["epsilon_min"] > params["epsilon"]:
+        raise ConfigError(f"{key}.epsilon_min", f"({params['epsilon_min']}) must not exceed epsilon ({params['epsilon']})")
+    if params["batch_size"] > params["replay_buffer_size"]:
+        raise ConfigError(f"{key}.batch_size", f"({params['batch_size']}) must not exceed replay_buffer_size "
+                          f"({params['replay_buffer_size']})")
+
+
 class DQNAgent:
     """DQN over observation planes float32 [N, 2, rows, cols] with ``num_actions`` columns.
 
-    ``params`` is the validated ``agent.params`` mapping (see ``src.training.config.DQN_PARAMS``).
+    ``params`` is the validated ``agent.params`` mapping (see ``DQN_PARAMS``).
     """
 
     agent_id = "dqn"
-    OPTIMIZER_ATTRS = ("optimizer",)  # what lr_decay's optimizer_attr may name
 
     def __init__(self, params: dict, observation_shape: tuple[int, int, int], num_actions: int,
                  device: torch.device | str = "cpu", seed: int | None = None):

@@ -47,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     from src.agents import CheckpointError
     from src.cli.players import PlayerError, load_player
     from src.opponents import check_opponent_usable
+    from src.seeding import child_seed
     from src.training.evaluation import Evaluator, is_checkpoint_spec, play_games, validate_eval_opponents
-    from src.training.schema import ConfigError
+    from src.config.schema import ConfigError
 
     try:
         device = torch.device(args.device)
@@ -70,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"{player.label}:")
     if args.accuracy:
-        from src.training.accuracy import format_accuracy, measure, position_set
+        from src.runs.show import format_accuracy
+        from src.training.accuracy import measure, position_set
 
         ps = position_set(args.accuracy, args.accuracy_seed, geometry)
         acc = measure(player.opponent, ps, device)
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.games} games per opponent (half with {player.kind} first):")
         for i, spec in enumerate(opponents):
             r = play_games(player.agent, evaluator.make_opponent(spec, i), geometry, device, args.games,
-                           seed=args.seed + 31 * (i + 1))
+                           seed=child_seed(args.seed, "eval.games", i))
             print(f"  {str(spec):<20} score {r['score']:.4f}  win {r['win']:.4f}  draw {r['draw']:.4f}  loss {r['loss']:.4f}")
     return 0
 

@@ -8,7 +8,7 @@ import shlex
 import sys
 
 from src.runs.rundir import RunDirError
-from src.training.schema import ConfigError
+from src.config.schema import ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,9 @@ import copy
 import torch
 
 from src.games.backends import seeded_generator
-from src.training.schema import ConfigError, Field, Schema
+from src.opponents.samplers import OpponentSampler
+from src.seeding import child_seed
+from src.config.schema import ConfigError, Field, Schema
 
 SELF_PLAY = Schema({
     "start_episode": Field("int", 0, "finished games before frozen snapshots and self-play begin", min=0),
@@ -58,7 +60,7 @@ def validate_distribution(dist: dict, key: str) -> dict:
     return out
 
 
-class PoolSampler:
+class PoolSampler(OpponentSampler):
     """Per-game opponents drawn from heuristics, the live network and frozen snapshots.
 
     Batched meaning of the config (``train.opponent_sampler.params``):
@@ -104,7 +106,7 @@ class PoolSampler:
         weights = torch.tensor([dist[n] for n in self.heuristic_names], dtype=torch.float32)
         self.heuristic_cdf = (weights.cumsum(0) / weights.sum()).to(self.device)
         self.heuristics = [make_opponent(n, game.geometry, game.device, game.backend,
-                                         None if seed is None else seed + 101 * (i + 1))
+                                         child_seed(seed, "pool.opponent", i))
                            for i, n in enumerate(self.heuristic_names)]
         self.current_id = len(self.heuristics)
         self.frozen_base = self.current_id + 1

@@ -1,24 +1,52 @@
 """Opponent samplers: who replies to the agent in each game of the batch.
 
-A sampler provides ``on_new_games(new: bool [N])`` (games about to start: a pool draws their
-opponents here) and ``act(cur, mask, active) -> int64 [N]`` (the replies of the ``active``
-games; other entries are ignored by the caller).
+``OpponentSampler`` is what ``Versus`` and the trainer need of one; subclasses override what
+they use and inherit no-op defaults for the rest.
 """
 from __future__ import annotations
+
+from typing import Protocol
 
 import torch
 
 from kernels.geometry import Geometry
 from src.games.backends import make_ops
+from src.seeding import child_seed
 
 
-class RandomSampler:
+class OpponentSampler(Protocol):
+    """The replies to the agent in every game of a batch, and the bookkeeping around them."""
+
+    kind: str = "fixed"  # the config's sampler type
+
+    def on_new_games(self, new: torch.Tensor) -> None:
+        """``new`` bool [N]: games about to start (a pool draws their opponents here)."""
+
+    def act(self, cur: torch.Tensor, mask: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
+        """int64 [N]: the replies of the ``active`` games (other entries are ignored)."""
+        raise NotImplementedError
+
+    def on_game_end(self, done: torch.Tensor, reward: torch.Tensor) -> None:
+        """``done`` bool [N] games just ended with ``reward`` float32 [N] from the agent's side."""
+
+    def status(self) -> dict:
+        """Extra status.json fields (``opponent_mix``, ...)."""
+        return {}
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore ``state_dict()``."""
+
+
+class RandomSampler(OpponentSampler):
     """Every game faces a uniformly random legal-move player (the spec's ``random`` type)."""
 
     kind = "random"
 
     def __init__(self, geometry: Geometry, device: torch.device, backend: str, seed: int | None):
-        self.ops = make_ops(geometry, device, backend, None if seed is None else seed + 7919)
+        self.ops = make_ops(geometry, device, backend, child_seed(seed, "random.ops"))
 
     def on_new_games(self, new: torch.Tensor) -> None:
         pass

@@ -46,6 +46,18 @@ def _config_summary(rd: RunDir) -> list[str]:
     return lines
 
 
+def format_accuracy(acc: dict) -> list[str]:
+    """A small table of an accuracy result (overall and per ply band)."""
+    def cell(s):
+        return f"{s['value']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]" if s["value"] is not None else "-"
+
+    lines = [f"  {'plies':<7}{'positions':>9}   {'perfect (95% CI)':<22}  {'good (95% CI)':<22}",
+             f"  {'4-24':<7}{acc['positions']:>9}   {cell(acc['perfect']):<22}  {cell(acc['good']):<22}"]
+    for band, b in acc["bands"].items():
+        lines.append(f"  {band:<7}{b['positions']:>9}   {cell(b['perfect']):<22}  {cell(b['good']):<22}")
+    return lines
+
+
 def _checkpoint_step(p: Path) -> int:
     m = re.search(r"_(\d+)\.pt$", p.name)
     return int(m.group(1)) if m else -1
@@ -91,8 +103,6 @@ def show_report(run_dir: str | os.PathLike, now: datetime | None = None) -> list
                              f"draw {r.get('draw', 0):.3f}  loss {r.get('loss', 0):.3f}, {r.get('games', '?')} games)")
         acc = ev.get("accuracy")
         if isinstance(acc, dict):
-            from src.training.accuracy import format_accuracy
-
             lines.append(f"  accuracy on {acc.get('positions', '?')} random positions (seed {acc.get('seed', '?')}), "
                          "judged by the perfect solver:")
             try:

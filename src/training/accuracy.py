@@ -218,15 +218,3 @@ def measure(player, ps: PositionSet, device: str | torch.device = "cpu", chunk: 
         moves.append(player.act(cur, mask).cpu().numpy())
     perfect, good = judge(ps, np.concatenate(moves) if moves else np.zeros(0, np.int64))
     return summarize(ps, perfect, good)
-
-
-def format_accuracy(acc: dict) -> list[str]:
-    """A small table of an accuracy result (overall and per ply band)."""
-    def cell(s):
-        return f"{s['value']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]" if s["value"] is not None else "-"
-
-    lines = [f"  {'plies':<7}{'positions':>9}   {'perfect (95% CI)':<22}  {'good (95% CI)':<22}",
-             f"  {'4-24':<7}{acc['positions']:>9}   {cell(acc['perfect']):<22}  {cell(acc['good']):<22}"]
-    for band, b in acc["bands"].items():
-        lines.append(f"  {band:<7}{b['positions']:>9}   {cell(b['perfect']):<22}  {cell(b['good']):<22}")
-    return lines

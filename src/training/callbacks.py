@@ -80,15 +80,14 @@ class CheckpointCallback(Callback):
 class EpsilonDecayCallback(Callback):
     """epsilon <- max(epsilon_min, epsilon * epsilon_decay) per agent step (``every: step``) or
     per finished game (``every: episode``). A batch step of N games is N agent steps, so the
-    decay is applied N times (decay ** N); computed on the device, no synchronisation."""
+    decay is applied N times (decay ** N); computed on the device, no synchronisation.
+    Only for agents registered with ``epsilon=True`` (the config refuses it otherwise)."""
 
     def __init__(self, every: str = "step"):
         self.every = every
 
     def on_step(self, trainer, batch) -> None:
         agent = trainer.agent
-        if not all(hasattr(agent, a) for a in ("epsilon", "epsilon_decay", "epsilon_min")):
-            return
         if self.every == "step":
             agent.epsilon.mul_(agent.epsilon_decay ** trainer.num_envs)
         else:  # decay ** n_done as exp(n_done * log(decay)), without leaving the device
@@ -100,16 +99,13 @@ class EpsilonDecayCallback(Callback):
 class LRDecayCallback(Callback):
     """Every ``interval_steps`` agent steps multiply the learning rate of
     ``getattr(agent, optimizer_attr)`` by ``decay_factor``, not below ``min_lr``; reports the
-    current rate in status.json under ``metric_key``."""
+    current rate in status.json under ``metric_key``. ``optimizer_attr`` is one of the agent's
+    registered ``optimizer_attrs`` (checked with the config)."""
 
     def __init__(self, interval_steps: int = 5000, decay_factor: float = 0.5, min_lr: float = 0.0,
                  optimizer_attr: str = "optimizer", metric_key: str = "learning_rate"):
         self.interval_steps, self.decay_factor, self.min_lr = interval_steps, decay_factor, min_lr
         self.optimizer_attr, self.metric_key = optimizer_attr, metric_key
-
-    def on_train_start(self, trainer) -> None:
-        if not hasattr(trainer.agent, self.optimizer_attr):
-            raise ValueError(f"lr_decay: the agent has no attribute {self.optimizer_attr!r} (optimizer_attr)")
 
     def _optimizer(self, trainer):
         return getattr(trainer.agent, self.optimizer_attr)

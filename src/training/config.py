@@ -11,32 +11,12 @@ from typing import Any
 import yaml
 
 from kernels.geometry import check_size
-from src.training.schema import REQUIRED, ConfigError, Field, Schema, suggest, type_name
+from src.agents import AGENTS
+from src.config.schema import REQUIRED, ConfigError, Field, Schema, suggest, type_name
 
 START_POLICIES = ("random", "agent_first", "opponent_first")
 SAMPLER_TYPES = ("random", "pool")
 CALLBACK_TYPES = ("checkpoint", "epsilon_decay", "lr_decay")
-
-
-def _int_list(value: Any, key: str) -> list[int]:
-    for i, v in enumerate(value):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ConfigError(f"{key}[{i}]", f"must be a positive integer, got {v!r}")
-    return list(value)
-
-
-def _device(value: Any, key: str) -> Any:
-    import torch
-
-    if not (value == "cpu" or value == "cuda" or value.startswith("cuda:")):
-        raise ConfigError(key, f"must be null, 'cpu', 'cuda' or 'cuda:N', got {value!r}")
-    if value.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(key, f"device {value!r} asked for, but CUDA is not available on this machine (use null or 'cpu')")
-    try:
-        torch.device(value)
-    except RuntimeError:
-        raise ConfigError(key, f"is not a valid torch device: {value!r}") from None
-    return value
 
 
 GAME_PARAMS = Schema({
@@ -44,34 +24,6 @@ GAME_PARAMS = Schema({
     "cols": Field("int", 7, "board columns", min=1),
 })
 
-DQN_PARAMS = Schema({
-    "learning_rate": Field("float", 1e-3, "Adam learning rate (reported as 'learning_rate')", gt=0),
-    "gamma": Field("float", 0.99, "discount factor", min=0, max=1),
-    "epsilon": Field("float", 1.0, "initial exploration rate of epsilon-greedy acting", min=0, max=1),
-    "epsilon_decay": Field("float", 0.9999, "multiplier applied to epsilon per step (or episode) by the epsilon_decay callback", gt=0, max=1),
-    "epsilon_min": Field("float", 0.05, "floor of epsilon", min=0, max=1),
-    "batch_size": Field("int", 256, "minibatch size of a gradient update", min=1),
-    "replay_buffer_size": Field("int", 100_000, "replay ring capacity, in transitions", min=1),
-    "learning_starts": Field("int", 1000, "transitions collected before the first update", min=0),
-    "updates_per_step": Field("int", 1, "gradient updates per batch step (one agent move in every game)", min=1),
-    "target_update_interval": Field("int", 500, "gradient updates between target-network syncs", min=1),
-    "hidden_sizes": Field("list", [256, 256], "widths of the hidden fully connected layers", check=_int_list),
-    "features": Field("str", "planes", "network input: the 2 stone planes, or 'threats' (adds playable cells and "
-                      "each side's four-completing cells)", choices=("planes", "threats")),
-    "conv_channels": Field("list", [], "channels of 3x3 conv layers before the dense layers (empty: MLP)", check=_int_list),
-    "n_step": Field("int", 1, "n-step returns: follow each sampled game n agent moves before bootstrapping", min=1, max=64),
-    "mirror_augment": Field("bool", True, "train on left-right mirrored copies of half of each minibatch"),
-    "double_dqn": Field("bool", True, "Double-DQN targets (online argmax, target value)"),
-    "huber_delta": Field("float", 1.0, "Huber loss threshold", gt=0),
-    "max_grad_norm": Field("float", 10.0, "gradient-norm clip (null: none)", gt=0, nullable=True),
-    "tf32": Field("bool", True, "on CUDA, let float32 matmuls and convolutions use TF32 tensor cores"),
-    "device": Field("str", None, "null: CUDA when available, else CPU", nullable=True, check=_device),
-    "num_actions": Field("int", None, "inferred from the game when omitted", nullable=True, min=1),
-    "action_space": Field("any", None, "inferred from the game when omitted (a count or {n: count})", nullable=True),
-    "observation_shape": Field("list", None, "inferred from the game when omitted", nullable=True, check=_int_list),
-})
-
-AGENT_PARAMS = {"dqn": DQN_PARAMS}
 
 RANDOM_SAMPLER = Schema({"seed": Field("int", None, "opponent seed; falls back to the top-level seed", nullable=True)})
 
@@ -124,7 +76,8 @@ TOP = Schema({
     "eval": Field("dict", None, "evaluation options", nullable=True),
 })
 
-SCHEMAS = {"game.params": GAME_PARAMS, "agent.params (dqn)": DQN_PARAMS, "train": TRAIN, "eval": EVAL,
+SCHEMAS = {"game.params": GAME_PARAMS, **{f"agent.params ({aid})": e.params for aid, e in AGENTS.items()},
+           "train": TRAIN, "eval": EVAL,
            "train.opponent_sampler.params (random)": RANDOM_SAMPLER,
            **{f"callbacks.{k}.params": v for k, v in CALLBACK_PARAMS.items()}}
 
@@ -158,9 +111,10 @@ def _validate_game(game: dict) -> dict:
 
 
 def _validate_agent(agent: dict, game: dict) -> dict:
-    aid, params = _component(agent, "agent", "id", tuple(AGENT_PARAMS))
-    params = AGENT_PARAMS[aid].fill(params, "agent.params")
+    aid, params = _component(agent, "agent", "id", tuple(AGENTS))
+    params = AGENTS[aid].params.fill(params, "agent.params")
     rows, cols = game["params"]["rows"], game["params"]["cols"]
+    # the spec's keys every agent has: num_actions, action_space, observation_shape, device
     if params["num_actions"] is not None and params["num_actions"] != cols:
         raise ConfigError("agent.params.num_actions", f"is {params['num_actions']} but the game has {cols} actions")
     space = params["action_space"]
@@ -170,10 +124,8 @@ def _validate_agent(agent: dict, game: dict) -> dict:
             raise ConfigError("agent.params.action_space", f"must describe {cols} discrete actions, got {space!r}")
     if params["observation_shape"] is not None and list(params["observation_shape"]) != [2, rows, cols]:
         raise ConfigError("agent.params.observation_shape", f"is {params['observation_shape']} but the game's is [2, {rows}, {cols}]")
-    if params["epsilon_min"] > params["epsilon"]:
-        raise ConfigError("agent.params.epsilon_min", f"({params['epsilon_min']}) must not exceed epsilon ({params['epsilon']})")
-    if params["batch_size"] > params["replay_buffer_size"]:
-        raise ConfigError("agent.params.batch_size", f"({params['batch_size']}) must not exceed replay_buffer_size ({params['replay_buffer_size']})")
+    if AGENTS[aid].check is not None:  # the agent's own checks across its params
+        AGENTS[aid].check(params, "agent.params")
     return {"id": aid, "params": params}
 
 
@@ -194,11 +146,12 @@ def _validate_callbacks(callbacks: list) -> list[dict]:
     return out
 
 
-def _check_optimizer_attrs(callbacks: list[dict], agent_id: str) -> None:
-    from src.agents import AGENTS
-
-    attrs = AGENTS[agent_id].OPTIMIZER_ATTRS
+def _check_callbacks_fit_agent(callbacks: list[dict], agent_id: str) -> None:
+    entry = AGENTS[agent_id]
+    attrs = entry.optimizer_attrs
     for i, cb in enumerate(callbacks):
+        if cb["type"] == "epsilon_decay" and cb["enabled"] and not entry.epsilon:
+            raise ConfigError(f"train.callbacks[{i}].type", f"agent '{agent_id}' has no epsilon to decay")
         if cb["type"] == "lr_decay" and cb["params"]["optimizer_attr"] not in attrs:
             name = cb["params"]["optimizer_attr"]
             raise ConfigError(f"train.callbacks[{i}].params.optimizer_attr",
@@ -261,7 +214,7 @@ def validate_config(raw: Any, config_dir: Path = Path(".")) -> dict:
     out["agent"] = _validate_agent(cfg["agent"], out["game"])
     train = TRAIN.fill(cfg["train"], "train")
     train["callbacks"] = _validate_callbacks(train["callbacks"])
-    _check_optimizer_attrs(train["callbacks"], out["agent"]["id"])
+    _check_callbacks_fit_agent(train["callbacks"], out["agent"]["id"])
     train["opponent_sampler"] = _validate_sampler(train["opponent_sampler"], cfg["seed"])
     if train["opponent_sampler"]["type"] == "pool":
         dist = train["opponent_sampler"]["params"]["heuristic_distribution"]
@@ -303,7 +256,7 @@ def reference_markdown() -> str:
     sections["train.opponent_sampler.params (pool)"] = POOL
     sections["train.opponent_sampler.params.self_play (pool)"] = SELF_PLAY
     out = ["# Config reference", "",
-           "Generated from the schemas in `src/training/config.py` and `src/opponents/pool.py` by",
+           "Generated from the schemas in `src/training/config.py`, the agents' (`src/agents/`) and `src/opponents/pool.py` by",
            "`python -m src.training.config > docs/config.md`; a test keeps it current.",
            "Top-level keys: `seed` (optional), `game`, `agent`, `train` (required), `eval` (optional).",
            "Components are `{id, params}` (game, agent) or `{type, params}` (sampler, callbacks; callbacks also take `enabled`)."]

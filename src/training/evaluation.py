@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from src.opponents.samplers import OpponentSampler
+from src.seeding import child_seed
 from src.training.callbacks import crossed
-from src.training.schema import ConfigError
+from src.config.schema import ConfigError
 
 
 def resolve_checkpoint_path(spec: str, config_dir: Path) -> Path | None:
@@ -50,14 +52,11 @@ def validate_eval_opponents(opponents: list, key: str, config_dir: Path) -> list
     return out
 
 
-class FixedSampler:
-    """Every game faces the same opponent object (``act(cur, mask) -> int64 [N]``)."""
+class FixedSampler(OpponentSampler):
+    """Every game faces the same opponent object (``act(cur, mask, active) -> int64 [N]``)."""
 
     def __init__(self, opponent):
         self.opponent = opponent
-
-    def on_new_games(self, new):
-        pass
 
     def act(self, cur, mask, active=None):
         return self.opponent.act(cur, mask, active)
@@ -164,7 +163,7 @@ class Evaluator:
             return AgentOpponent(load_agent(spec, self.device), make_ops(self.geometry, self.device, backend, 0))
         from src.opponents import make_opponent
 
-        return make_opponent(spec, self.geometry, self.device, backend, self.seed + 17 * (index + 1))
+        return make_opponent(spec, self.geometry, self.device, backend, child_seed(self.seed, "eval.opponent", index))
 
     def evaluate(self, trainer) -> dict:
         import time
@@ -176,7 +175,7 @@ class Evaluator:
         for i, spec in enumerate(self.opponents):
             name = Path(spec).name if is_checkpoint_spec(spec) else spec
             results[name] = play_games(trainer.agent, self.make_opponent(spec, i), self.geometry, self.device,
-                                       self.games, self.deterministic, seed=self.seed + 31 * (i + 1))
+                                       self.games, self.deterministic, seed=child_seed(self.seed, "eval.games", i))
         accuracy = self.measure_accuracy(trainer.agent) if self.accuracy else None
         self.latest = {"step": trainer.step, "time": utc_now_iso(), "results": results,
                        "seconds": round(time.perf_counter() - t, 3)}

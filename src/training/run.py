@@ -9,7 +9,7 @@ from pathlib import Path
 
 from src.runs.rundir import RunDir, RunDirError, default_run_dir, make_meta
 from src.training.config import load_config
-from src.training.schema import ConfigError
+from src.config.schema import ConfigError
 
 
 @contextmanager
@@ -192,7 +192,7 @@ def resume_run(run_dir: str | Path, total_steps: int | None = None, command: str
     except (ValueError, KeyError, RuntimeError) as e:
         raise RunDirError(f"cannot resume {rd.path}: checkpoint at step {step} does not fit its config: "
                           f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    exact = state["replay"] is not None
+    exact = state["exact"]
     del state
     prefix = next(cb.prefix for cb in trainer.callbacks if isinstance(cb, CheckpointCallback))
     resumes = rd.begin_resume(resume_record(command, step, trainer.total_steps, exact), step, prefix)

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import torch
 
-from src.agents.dqn import DQNAgent
+from src.agents import AGENTS
 from src.games import make_game
+from src.seeding import stream_seed
 from src.runs.files import atomic_write_json
 from src.runs.rundir import RunDir, utc_now_iso
 from src.training.callbacks import build_callbacks, crossed
-from src.training.replay import ReplayBuffer
 from src.training.state import STATE_FORMAT, STATE_VERSION
 from src.training.timing import NullTimer, Timer
 from src.training.versus import Versus
@@ -36,20 +36,16 @@ STATUS_MIN_SECONDS = 1.0  # status.json at most about once a second...
 STATUS_MAX_SECONDS = 10.0  # ...and at least every 10 s
 
 
-def derive_seed(seed: int | None, salt: int) -> int | None:
-    """Independent per-component seeds from the one config seed."""
-    return None if seed is None else (seed * 1_000_003 + salt * 7_919) % (2 ** 62)
-
-
 def build_sampler(cfg: dict, game, agent):
     sampler_cfg = cfg["train"]["opponent_sampler"]
     if sampler_cfg["type"] == "random":
         from src.opponents.samplers import RandomSampler
 
-        return RandomSampler(game.geometry, game.device, game.backend, derive_seed(sampler_cfg["params"]["seed"], 3))
+        return RandomSampler(game.geometry, game.device, game.backend,
+                             stream_seed(sampler_cfg["params"]["seed"], "sampler.random"))
     from src.opponents.pool import PoolSampler
 
-    return PoolSampler(sampler_cfg["params"], game, agent, derive_seed(cfg["seed"], 4))
+    return PoolSampler(sampler_cfg["params"], game, agent, stream_seed(cfg["seed"], "sampler.pool"))
 
 
 class Trainer:
@@ -65,7 +61,7 @@ class Trainer:
             torch.manual_seed(seed)
         params = cfg["agent"]["params"]
         self.device = torch.device(params["device"] or ("cuda" if torch.cuda.is_available() else "cpu"))
-        if self.device.type == "cuda" and params["tf32"]:
+        if self.device.type == "cuda" and params.get("tf32", False):
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
         train = cfg["train"]
@@ -74,22 +70,19 @@ class Trainer:
         self.checkpoint_replay = train["checkpoint_replay"]
         self.deterministic = train["deterministic"]
         gp = cfg["game"]["params"]
-        self.game = make_game(cfg["game"]["id"], self.num_envs, device=self.device, seed=derive_seed(seed, 1), **gp)
-        self.agent = DQNAgent(params, self.game.observation_shape, self.game.num_actions, self.device,
-                              seed=derive_seed(seed, 2))
-        self.replay = ReplayBuffer(params["replay_buffer_size"], self.device, seed=derive_seed(seed, 5))
+        self.game = make_game(cfg["game"]["id"], self.num_envs, device=self.device, seed=stream_seed(seed, "game"), **gp)
+        # the agent being trained, behind the Learner protocol (src.agents.protocol)
+        self.learner = AGENTS[cfg["agent"]["id"]].learner_cls(
+            params, self.game, self.device, stream_seed(seed, "agent"), stream_seed(seed, "replay"))
+        self.agent = self.learner.agent
         self.sampler = build_sampler(cfg, self.game, self.agent)
-        self.versus = Versus(self.game, self.sampler, train["start_policy"], seed=derive_seed(seed, 6))
+        self.versus = Versus(self.game, self.sampler, train["start_policy"], seed=stream_seed(seed, "versus"))
         self.callbacks = build_callbacks(train["callbacks"])
-        # network input from bitboards: the env's planes, or the agent's 'threats' features
-        self.encode = self.agent.encode if self.agent.features == "threats" else self.game.ops.to_planes
-        self.mirror = params["mirror_augment"]
-        self.n_step = params["n_step"]
         self.evaluator = None
         if cfg.get("eval"):
             from src.training.evaluation import Evaluator
 
-            self.evaluator = Evaluator(cfg, self.game.geometry, self.device, seed=derive_seed(seed, 8))
+            self.evaluator = Evaluator(cfg, self.game.geometry, self.device, seed=stream_seed(seed, "eval"))
         self.timer = Timer(self.device) if train["track_timings"] else NullTimer()
         self.step = 0
         self.stop_reason: str | None = None
@@ -105,9 +98,6 @@ class Trainer:
     def _zero_counters(self) -> None:
         z = lambda: torch.zeros((), dtype=torch.int64, device=self.device)  # noqa: E731
         self.episode_dev, self.wins_dev, self.losses_dev, self.draws_dev = z(), z(), z(), z()
-        self.loss_sum = torch.zeros((), dtype=torch.float32, device=self.device)
-        self.q_sum = torch.zeros((), dtype=torch.float32, device=self.device)
-        self.loss_count = 0
 
     def request_stop(self, reason: str) -> None:
         """Stop at the end of the current batch step (signal handlers call this)."""
@@ -116,8 +106,6 @@ class Trainer:
     # -- the loop ---------------------------------------------------------------------------
     def train(self) -> str:
         """Train until ``total_steps`` or a stop request; returns 'completed' or 'stopped'."""
-        p = self.cfg["agent"]["params"]
-        updates, batch_size, learning_starts = p["updates_per_step"], p["batch_size"], p["learning_starts"]
         self.t0 = self._last_write = time.perf_counter()
         self._steps_at_last_write = self._steps_at_start = self.step
         resumed = self.resumed_from is not None
@@ -128,21 +116,18 @@ class Trainer:
         self.write_status("running")
         while self.step < self.total_steps and self.stop_reason is None:
             with self.timer.section("agent"):
-                action = self.agent.act(self.encode(self.game.cur, self.game.mask), self.versus.legal_mask(),
-                                        self.deterministic)
+                action = self.learner.act(self.game.cur, self.game.mask, self.versus.legal_mask(), self.deterministic)
             with self.timer.section("env"):
                 batch = self.versus.step(action, timer=self.timer)
             with self.timer.section("learner"):
-                self.replay.add(batch)
+                self.learner.observe(batch)
             self.step += self.num_envs
             self._count_results(batch)
             with self.timer.section("callbacks"):
                 for cb in self.callbacks:
                     cb.on_step(self, batch)
-            if len(self.replay) >= max(learning_starts, 1):
-                with self.timer.section("learner"):
-                    for _ in range(updates):
-                        self._learn(batch_size)
+            with self.timer.section("learner"):
+                self.learner.learn()
             if self.evaluator is not None:
                 with self.timer.section("eval"):
                     self.evaluator.maybe_evaluate(self)
@@ -178,30 +163,6 @@ class Trainer:
         self.losses_dev += (done & (reward < 0)).sum()
         self.draws_dev += (done & (reward == 0)).sum()
 
-    def _learn(self, batch_size: int) -> None:
-        n = self.n_step
-        if n > 1 and len(self.replay) > (n - 1) * self.num_envs:
-            s = self.replay.sample_nstep(batch_size, n, self.num_envs, self.agent.gamma)
-        else:
-            s = self.replay.sample(batch_size)
-        ops = self.game.ops
-        obs, action = self.encode(s["cur"], s["mask"]), s["action"].long()
-        next_obs, next_legal = self.encode(s["next_cur"], s["next_mask"]), ops.legal_mask(s["next_mask"])
-        if self.mirror:
-            obs, action, next_obs, next_legal = self._mirror_half(obs, action, next_obs, next_legal)
-        loss = self.agent.update(obs, action, s["reward"].float(), s["done"], next_obs, next_legal, s.get("discount"))
-        self.loss_sum += loss
-        self.q_sum += self.agent.last_q_mean
-        self.loss_count += 1
-
-    def _mirror_half(self, obs, action, next_obs, next_legal):
-        """Connect4 is symmetric under reflecting the columns: reflect a random half of the
-        minibatch (positions, action and next legal moves) so each sample teaches both."""
-        flip = torch.rand(action.shape, device=self.device, generator=self.replay.generator) < 0.5
-        f4 = flip[:, None, None, None]
-        return (torch.where(f4, obs.flip(-1), obs), torch.where(flip, self.game.cols - 1 - action, action),
-                torch.where(f4, next_obs.flip(-1), next_obs), torch.where(flip[:, None], next_legal.flip(-1), next_legal))
-
     # -- status, checkpoints, progress ------------------------------------------------------
     def _maybe_write_status(self) -> None:
         now = time.perf_counter()
@@ -224,22 +185,18 @@ class Trainer:
             "step": self.step,
             "total_steps": self.total_steps,
             "episode": episodes,
-            "epsilon": round(float(self.agent.epsilon), 6),
+            "epsilon": None,
             "start_time": self.start_time,
             "last_heartbeat": utc_now_iso(),
             "num_envs": self.num_envs,
             "device": str(self.device),
             "steps_per_sec": round((self.step - self._steps_at_start) / elapsed, 1) if elapsed > 0 else None,
             "recent_steps_per_sec": round(sps_now, 1),
-            "updates": self.agent.num_updates,
-            "learning_rate": self.agent.learning_rate,
-            "loss": round(float(self.loss_sum) / self.loss_count, 6) if self.loss_count else None,
-            "mean_q": round(float(self.q_sum) / self.loss_count, 6) if self.loss_count else None,
+            **self.learner.status_fields(),
             "results": {"wins": w, "losses": l, "draws": d},
             **self.resume_fields,
         }
-        if hasattr(self.sampler, "status"):
-            fields.update(self.sampler.status())
+        fields.update(self.sampler.status())
         if self.evaluator is not None and self.evaluator.latest is not None:
             fields["eval"] = self.evaluator.latest
         for cb in self.callbacks:
@@ -256,14 +213,12 @@ class Trainer:
                     self.run_dir.append_metrics(self._metrics_record(fields))
                     self._metrics_step = self.step
         self._print_progress(fields)
-        self.loss_sum.zero_()  # loss and mean Q are reported per status window
-        self.q_sum.zero_()
-        self.loss_count = 0
+        self.learner.reset_report()  # loss and mean Q are reported per status window
         self._last_write = time.perf_counter()
         self._steps_at_last_write = self.step
 
     def _metrics_record(self, f: dict) -> dict:
-        rec = {k: f[k] for k in ("step", "episode", "epsilon", "learning_rate", "loss", "mean_q", "updates")}
+        rec = {k: f.get(k) for k in ("step", "episode", "epsilon", "learning_rate", "loss", "mean_q", "updates")}
         rec.update(time=f["last_heartbeat"], steps_per_sec=f["recent_steps_per_sec"], kind="status")
         n = sum(f["results"].values())
         if n:
@@ -287,10 +242,10 @@ class Trainer:
     def state_dict(self) -> dict:
         """Everything needed to continue this run exactly from the current batch-step boundary.
 
-        ``report`` holds what only feeds status.json (the loss window, the start time): it is
-        restored, but depends on when status was written, so two runs may differ there.
-        ``replay`` is None with ``train.checkpoint_replay: false`` (the ring's sampling stream
-        is kept, the ring itself is refilled on resume, which is then not exact).
+        ``report`` (and the learner's own report window) holds what only feeds status.json:
+        it is restored, but depends on when status was written, so two runs may differ there.
+        With ``train.checkpoint_replay: false`` the learner leaves its replay ring's contents
+        out (``exact`` is False): the ring refills on resume, which is then not exact.
         """
         cuda = self.device.type == "cuda"
         return {
@@ -301,15 +256,13 @@ class Trainer:
                          "losses": self.losses_dev.clone(), "draws": self.draws_dev.clone()},
             "rng": {"torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state(self.device) if cuda else None},
-            "agent": self.agent.state_dict(),
-            "replay": self.replay.state_dict() if self.checkpoint_replay else None,
-            "replay_generator": self.replay.generator.get_state(),
+            "exact": self.checkpoint_replay,
+            "learner": self.learner.state_dict(include_replay=self.checkpoint_replay),
             "versus": self.versus.state_dict(),
             "sampler": self.sampler.state_dict(),
             "callbacks": [cb.state_dict() for cb in self.callbacks],
             "evaluator": self.evaluator.state_dict() if self.evaluator is not None else None,
-            "report": {"start_time": self.start_time, "loss_sum": self.loss_sum.clone(),
-                       "q_sum": self.q_sum.clone(), "loss_count": self.loss_count},
+            "report": {"start_time": self.start_time},
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -330,11 +283,7 @@ class Trainer:
         torch.set_rng_state(state["rng"]["torch"].cpu())
         if state["rng"]["cuda"] is not None:
             torch.cuda.set_rng_state(state["rng"]["cuda"].cpu(), self.device)
-        self.agent.load_state_dict(state["agent"])
-        if state["replay"] is not None:
-            self.replay.load_state_dict(state["replay"])
-        else:
-            self.replay.generator.set_state(state["replay_generator"].cpu())
+        self.learner.load_state_dict(state["learner"])
         self.versus.load_state_dict(state["versus"])
         self.sampler.load_state_dict(state["sampler"])
         for cb, s in zip(self.callbacks, state["callbacks"]):
@@ -342,9 +291,7 @@ class Trainer:
         if self.evaluator is not None:
             self.evaluator.load_state_dict(state["evaluator"])
         r = state["report"]
-        self.start_time, self.loss_count = r["start_time"], r["loss_count"]
-        self.loss_sum.copy_(r["loss_sum"])
-        self.q_sum.copy_(r["q_sum"])
+        self.start_time = r["start_time"]
         self.resumed_from = self._metrics_step = self.step  # that step's record is in metrics.jsonl
 
     # -- console ----------------------------------------------------------------------------

@@ -15,9 +15,8 @@ from src.games.connect4 import BatchedConnect4
 
 class Versus:
     def __init__(self, game: BatchedConnect4, opponents, start_policy: str = "random", seed: int | None = None):
-        """``opponents`` provides ``act(cur, mask, active) -> int64 [N]`` and
-        ``on_new_games(new: bool [N])`` (called before a new game's first move), and
-        optionally ``on_game_end(done: bool [N], reward: float32 [N])`` (agent's side)."""
+        """``opponents`` is an ``OpponentSampler`` (``src.opponents.samplers``): ``act``,
+        ``on_new_games`` (called before a new game's first move) and ``on_game_end``."""
         self.game = game
         self.ops = game.ops
         self.opponents = opponents
@@ -76,8 +75,7 @@ class Versus:
         done = d1 | d2
         out = {"cur": cur, "mask": mask, "action": actions, "reward": reward, "done": done,
                "next_cur": c2, "next_mask": m2, "agent_first": self.agent_first}
-        if hasattr(self.opponents, "on_game_end"):
-            self.opponents.on_game_end(done, reward)
+        self.opponents.on_game_end(done, reward)
         zero = torch.zeros_like(c2)
         self.game.cur, self.game.mask = torch.where(done, zero, c2), torch.where(done, zero, m2)
         with _section(timer, "opponents"):

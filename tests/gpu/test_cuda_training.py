@@ -60,7 +60,9 @@ def test_cuda_and_cpu_replay_and_versus_agree_on_bitboards():
     from src.games.connect4 import BatchedConnect4
     from src.training.versus import Versus
 
-    class FirstLegal:
+    from src.opponents.samplers import OpponentSampler
+
+    class FirstLegal(OpponentSampler):
         def __init__(self, ops):
             self.ops = ops
 

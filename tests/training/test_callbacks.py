@@ -135,7 +135,7 @@ def test_no_timings_without_track_timings(tmp_path):
 def test_learner_starts_at_learning_starts_with_updates_per_step_updates_per_batch_step():
     raw = tiny_config(agent={"params": {"learning_starts": 48, "updates_per_step": 2}},
                       train={"num_envs": 16, "total_steps": 96})
-    trainer, rows, _ = train_recording(raw, lambda t, b: (len(t.replay), t.agent.num_updates))
+    trainer, rows, _ = train_recording(raw, lambda t, b: (len(t.learner.replay), t.agent.num_updates))
     # replay holds 16, 32, 48, ... transitions; updates begin once it holds 48
     assert rows == [(16, 0), (32, 0), (48, 0), (64, 2), (80, 4), (96, 6)]
     assert trainer.agent.num_updates == 8 and trainer.last_status["updates"] == 8

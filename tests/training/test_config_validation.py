@@ -7,7 +7,7 @@ import torch
 import yaml
 
 from src.training.config import load_config
-from src.training.schema import ConfigError
+from src.config.schema import ConfigError
 from tests.training.helpers import merge, tiny_config, without, write_config
 
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from src.agents.dqn import DQNAgent
-from src.training.config import DQN_PARAMS
+from src.agents.dqn import DQN_PARAMS
 
 OBS_SHAPE = (2, 2, 3)  # any board works for the agent: 2x3, three columns
 

@@ -11,8 +11,9 @@ import torch
 
 from src.agents.dqn import DQNAgent
 from src.games import make_game
+from src.opponents.samplers import OpponentSampler
 from src.training.config import validate_config
-from src.training.replay import ReplayBuffer
+from src.agents.replay import ReplayBuffer
 from src.training.versus import Versus
 from tests.training.helpers import make_trainer, tiny_config
 
@@ -21,7 +22,7 @@ def seed_of(seed: int, salt: int) -> int:
     return (seed * 1_000_003 + salt * 7_919) % (2 ** 62)
 
 
-class RandomReplies:
+class RandomReplies(OpponentSampler):
     def __init__(self, game, seed):
         from src.games.backends import make_ops
 

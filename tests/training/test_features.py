@@ -83,7 +83,7 @@ def test_vertical_win_cell_for_the_other_side():
 def test_load_agent_rebuilds_a_threats_network(tmp_path):
     from src.agents import load_agent
     from src.agents.dqn import DQNAgent
-    from src.training.config import DQN_PARAMS
+    from src.agents.dqn import DQN_PARAMS
 
     params = DQN_PARAMS.fill({"features": "threats", "hidden_sizes": [16]}, "agent.params")
     agent = DQNAgent(params, (2, 6, 7), 7, "cpu", seed=0)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from src.training.replay import ReplayBuffer
+from src.agents.replay import ReplayBuffer
 
 
 def write_step(rb, t, rewards, dones):

@@ -9,7 +9,7 @@ import torch
 from src.agents.dqn import DQNAgent
 from src.games import make_game
 from src.opponents.pool import PoolSampler, validate_pool_params
-from src.training.config import DQN_PARAMS
+from src.agents.dqn import DQN_PARAMS
 from tests.training.helpers import make_trainer, random_positions, tiny_config
 
 DIST = {"random": 0.2, "heuristic": 0.5, "smart_heuristic": 0.3}

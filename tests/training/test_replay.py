@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from src.training.replay import ReplayBuffer
+from src.agents.replay import ReplayBuffer
 
 
 def transitions(start: int, n: int) -> dict:

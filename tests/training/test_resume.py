@@ -104,7 +104,7 @@ def assert_same_run(resumed: Path, reference: Path) -> None:
     stream, pool, callbacks, evaluator, counters) and final model file identical."""
     assert status_of(resumed)["step"] == status_of(reference)["step"]
     state_a, state_b = final_state(resumed), final_state(reference)
-    assert state_a["agent"]["num_updates"] > 0 and state_a["replay"] is not None
+    assert state_a["learner"]["agent"]["num_updates"] > 0 and state_a["learner"]["replay"] is not None
     assert_identical(comparable(state_a), comparable(state_b))
     step = state_a["step"]
     prefix = next(p.name.rsplit("_", 1)[0] for p in (reference / "checkpoints").iterdir())
@@ -221,7 +221,7 @@ def test_without_the_replay_ring_in_checkpoints_resume_refills_it_and_says_it_is
     at_status(208, stop_by("stop file"))
     run_dir = run(config, tmp_path / "run", progress=False, status_interval=16)
     state = read_state(RunDir(run_dir).state_path(208))
-    assert state["replay"] is None and state["agent"]["num_updates"] > 0
+    assert state["learner"]["replay"] is None and state["learner"]["agent"]["num_updates"] > 0 and not state["exact"]
 
     run(resume=run_dir, progress=False, status_interval=16)
 
@@ -408,9 +408,8 @@ def test_every_registered_agent_state_round_trips_through_a_file_and_continues_i
     loaded from another's saved state acts and learns exactly as the original goes on to."""
     import io
 
-    from src.training.config import AGENT_PARAMS
 
-    params = AGENT_PARAMS[agent_id].fill({"hidden_sizes": [32], "device": "cpu", "target_update_interval": 3,
+    params = AGENTS[agent_id].params.fill({"hidden_sizes": [32], "device": "cpu", "target_update_interval": 3,
                                           "epsilon": 0.5}, "agent.params")
     g = torch.Generator().manual_seed(0)
 
@@ -421,7 +420,7 @@ def test_every_registered_agent_state_round_trips_through_a_file_and_continues_i
         return (obs, torch.randint(0, 7, (n,), generator=g), torch.randn(n, generator=g),
                 torch.rand(n, generator=g) < 0.2, obs.flip(-1), legal)
 
-    original = AGENTS[agent_id](params, (2, 6, 7), 7, "cpu", seed=1)
+    original = AGENTS[agent_id].agent_cls(params, (2, 6, 7), 7, "cpu", seed=1)
     for _ in range(4):
         original.act(batch()[0], batch()[5], deterministic=False)
         original.update(*batch())
@@ -430,7 +429,7 @@ def test_every_registered_agent_state_round_trips_through_a_file_and_continues_i
     buffer = io.BytesIO()
     torch.save(original.state_dict(), buffer)
     buffer.seek(0)
-    copy = AGENTS[agent_id](params, (2, 6, 7), 7, "cpu", seed=2)
+    copy = AGENTS[agent_id].agent_cls(params, (2, 6, 7), 7, "cpu", seed=2)
     copy.load_state_dict(torch.load(buffer, weights_only=False))
 
     for _ in range(4):  # odd counts: the target syncs at different points of the next steps

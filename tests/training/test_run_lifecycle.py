@@ -14,7 +14,7 @@ from src.agents import read_checkpoint
 from src.runs.rundir import RunDir, RunDirError
 from src.training import trainer as trainer_module
 from src.training.run import run
-from src.training.schema import ConfigError
+from src.config.schema import ConfigError
 from tests.training.helpers import checkpoint_files, tiny_config, write_config
 
 

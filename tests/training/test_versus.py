@@ -8,10 +8,11 @@ import torch
 
 from kernels.geometry import Geometry
 from src.games import make_game
+from src.opponents.samplers import OpponentSampler
 from src.training.versus import Versus
 
 
-class Scripted:
+class Scripted(OpponentSampler):
     """Replies with a fixed column per game and records which games it was told are new."""
 
     def __init__(self, columns):

@@ -1,0 +1,97 @@
+"""The DQN learner: a ``DQNAgent`` with its replay ring and minibatch pipeline (``Learner`` protocol).
+
+Per batch step: the transitions go into the ring (bitboards, compact); each of
+``updates_per_step`` updates samples a minibatch (n-step when ``n_step > 1``), encodes the
+bitboards as network input (planes or threat features), mirrors a random half, and takes one
+Double-DQN gradient step. Loss and mean Q stay on the device until status is written.
+"""
+from __future__ import annotations
+
+import torch
+
+from src.agents.dqn import DQNAgent
+from src.agents.replay import ReplayBuffer
+
+
+class DQNLearner:
+    def __init__(self, params: dict, game, device: torch.device, agent_seed: int | None, replay_seed: int | None):
+        self.params = params
+        self.game = game
+        self.device = device
+        self.agent = DQNAgent(params, game.observation_shape, game.num_actions, device, seed=agent_seed)
+        self.replay = ReplayBuffer(params["replay_buffer_size"], device, seed=replay_seed)
+        # network input from bitboards: the env's planes, or the agent's 'threats' features
+        self.encode = self.agent.encode if self.agent.features == "threats" else game.ops.to_planes
+        self.mirror, self.n_step = params["mirror_augment"], params["n_step"]
+        self.num_envs = game.num_envs
+        self.loss_sum = torch.zeros((), dtype=torch.float32, device=device)
+        self.q_sum = torch.zeros((), dtype=torch.float32, device=device)
+        self.loss_count = 0
+
+    # -- the Learner protocol ---------------------------------------------------------------
+    def act(self, cur, mask, legal, deterministic: bool) -> torch.Tensor:
+        return self.agent.act(self.encode(cur, mask), legal, deterministic)
+
+    def observe(self, batch: dict) -> None:
+        self.replay.add(batch)
+
+    def learn(self) -> None:
+        p = self.params
+        if len(self.replay) < max(p["learning_starts"], 1):
+            return
+        for _ in range(p["updates_per_step"]):
+            self._update(p["batch_size"])
+
+    def status_fields(self) -> dict:
+        n = self.loss_count
+        return {"epsilon": round(float(self.agent.epsilon), 6), "updates": self.agent.num_updates,
+                "learning_rate": self.agent.learning_rate,
+                "loss": round(float(self.loss_sum) / n, 6) if n else None,
+                "mean_q": round(float(self.q_sum) / n, 6) if n else None}
+
+    def reset_report(self) -> None:
+        self.loss_sum.zero_()
+        self.q_sum.zero_()
+        self.loss_count = 0
+
+    def state_dict(self, include_replay: bool = True) -> dict:
+        return {"agent": self.agent.state_dict(),
+                "replay": self.replay.state_dict() if include_replay else None,
+                "replay_generator": self.replay.generator.get_state(),
+                "report": {"loss_sum": self.loss_sum.clone(), "q_sum": self.q_sum.clone(),
+                           "loss_count": self.loss_count}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.agent.load_state_dict(state["agent"])
+        if state["replay"] is not None:
+            self.replay.load_state_dict(state["replay"])
+        else:  # left out of the checkpoint: the ring refills, its sampling stream continues
+            self.replay.generator.set_state(state["replay_generator"].cpu())
+        r = state["report"]
+        self.loss_sum.copy_(r["loss_sum"])
+        self.q_sum.copy_(r["q_sum"])
+        self.loss_count = r["loss_count"]
+
+    # -- one gradient update ----------------------------------------------------------------
+    def _update(self, batch_size: int) -> None:
+        n = self.n_step
+        if n > 1 and len(self.replay) > (n - 1) * self.num_envs:
+            s = self.replay.sample_nstep(batch_size, n, self.num_envs, self.agent.gamma)
+        else:
+            s = self.replay.sample(batch_size)
+        obs, action = self.encode(s["cur"], s["mask"]), s["action"].long()
+        next_obs, next_legal = self.encode(s["next_cur"], s["next_mask"]), self.game.ops.legal_mask(s["next_mask"])
+        if self.mirror:
+            obs, action, next_obs, next_legal = self._mirror_half(obs, action, next_obs, next_legal)
+        loss = self.agent.update(obs, action, s["reward"].float(), s["done"], next_obs, next_legal, s.get("discount"))
+        self.loss_sum += loss
+        self.q_sum += self.agent.last_q_mean
+        self.loss_count += 1
+
+    def _mirror_half(self, obs, action, next_obs, next_legal):
+        """Connect4 is symmetric under reflecting the columns: reflect a random half of the
+        minibatch (positions, action and next legal moves) so each sample teaches both."""
+        flip = torch.rand(action.shape, device=self.device, generator=self.replay.generator) < 0.5
+        f4 = flip[:, None, None, None]
+        return (torch.where(f4, obs.flip(-1), obs), torch.where(flip, self.game.cols - 1 - action, action),
+                torch.where(f4, next_obs.flip(-1), next_obs), torch.where(flip[:, None], next_legal.flip(-1), next_legal))

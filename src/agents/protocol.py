@@ -1,0 +1,67 @@
+"""What the rest of the project needs of an agent, as two small protocols.
+
+* ``Agent`` — a trained player: what ``load_agent`` returns and what evaluation, ``play``,
+  ``evaluate`` and the pool's opponents use.
+* ``Learner`` — an agent being trained: what ``Trainer.train`` calls once per batch step.
+  It owns everything its algorithm needs beyond the shared loop (the agent, its replay
+  ring, how it turns bitboards into network input, its loss statistics).
+
+The registry (``src.agents.AGENTS``) maps ``agent.id`` to both classes and the params schema.
+"""
+from __future__ import annotations
+
+from typing import ClassVar, Protocol
+
+import torch
+
+
+class Agent(Protocol):
+    agent_id: ClassVar[str]
+
+    def act(self, obs: torch.Tensor, legal_mask: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+        """obs float32 [N, 2, rows, cols] (plane 0 side to move), legal_mask bool [N, cols] -> int64 [N]."""
+        ...
+
+    def state_dict(self) -> dict:
+        """All of the agent's training state (networks, optimizers, schedules, counters, streams)."""
+        ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+    def checkpoint(self, extra: dict | None = None) -> dict:
+        """The model file's contents: everything ``load_agent`` needs, plus ``extra``."""
+        ...
+
+
+class Learner(Protocol):
+    """The training side of an agent, driven by ``Trainer.train`` once per batch step:
+    ``act`` -> (versus step) -> ``observe`` -> (callbacks) -> ``learn``."""
+
+    agent: Agent
+
+    def act(self, cur: torch.Tensor, mask: torch.Tensor, legal: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        """Training-time moves for positions given as bitboards (int64 [N]) -> int64 [N]."""
+        ...
+
+    def observe(self, batch: dict[str, torch.Tensor]) -> None:
+        """The batch step's transitions (see ``Versus.step``)."""
+        ...
+
+    def learn(self) -> None:
+        """This batch step's gradient updates (none until enough data is stored)."""
+        ...
+
+    def status_fields(self) -> dict:
+        """status.json fields: ``epsilon`` (or None), ``learning_rate``, ``updates``, and ``loss``
+        and ``mean_q`` (or the agent's own value statistic) averaged since ``reset_report``."""
+        ...
+
+    def reset_report(self) -> None:
+        """Start a new window for the averaged status fields."""
+        ...
+
+    def state_dict(self, include_replay: bool = True) -> dict:
+        """The whole learner state; ``include_replay=False`` leaves the replay ring's contents out."""
+        ...
+
+    def load_state_dict(self, state: dict) -> None: ...
