@@ -9,6 +9,7 @@
       error.log        traceback of the exception that ended the run
       metrics.jsonl    one JSON object per line, appended
       checkpoints/     <prefix>_<step>.pt
+      tensorboard/     event files mirroring metrics.jsonl, with `enable_tensorboard()`
 
 The order the trainer follows, so that `runs list` can tell the states apart:
 `create` -> `write_pid` -> `write_status({"status": "running", ...})` ... ->
@@ -81,6 +82,7 @@ class RunDir:
     ERROR = "error.log"
     METRICS = "metrics.jsonl"
     CHECKPOINTS = "checkpoints"
+    TENSORBOARD = "tensorboard"
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -92,6 +94,8 @@ class RunDir:
         self.stop_path = self.path / self.STOP
         self.error_path = self.path / self.ERROR
         self.metrics_path = self.path / self.METRICS
+        self.tensorboard_path = self.path / self.TENSORBOARD
+        self._tensorboard = None
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -185,8 +189,26 @@ class RunDir:
         return path
 
     def append_metrics(self, record: dict) -> None:
-        """Append `record` as one line of `metrics.jsonl` (flushed and fsynced)."""
+        """Append `record` as one line of `metrics.jsonl` (flushed and fsynced), and mirror its
+        numeric fields to TensorBoard once `enable_tensorboard()` was called."""
         append_jsonl(self.metrics_path, record)
+        if self._tensorboard is not None:
+            self._tensorboard.add_record(record)
+
+    def enable_tensorboard(self) -> None:
+        """Mirror every metrics record from now on as TensorBoard scalars under `tensorboard/`
+        (see `src.runs.tensorboard`). Raises ImportError naming the extra when tensorboard
+        is not installed."""
+        from src.runs.tensorboard import TensorBoardWriter
+
+        if self._tensorboard is None:
+            self._tensorboard = TensorBoardWriter(self.tensorboard_path)
+
+    def close(self) -> None:
+        """Flush and close the TensorBoard writer, if any (the other files are closed per write)."""
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+            self._tensorboard = None
 
     def read_metrics(self) -> list[dict]:
         """All complete records of `metrics.jsonl`; a line torn by a kill is skipped."""

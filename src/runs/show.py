@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -90,6 +91,8 @@ def show_report(run_dir: str | os.PathLike, now: datetime | None = None) -> list
         lines[-1] += f"  (and {len(ckpts) - 6} older)"
     if ckpts:
         lines.append(f"latest:   {ckpts[-1]}")
+    if rd.tensorboard_path.is_dir():
+        lines.append(f"tensorboard: tensorboard --logdir {shlex.quote(str(rd.tensorboard_path))}")
     return lines
 
 
