@@ -81,7 +81,8 @@ class Connect4Env(gym.Env):
 
 class Connect4VectorEnv(VectorEnv):
     """``num_envs`` games against ``opponent`` on the batched engine (numba on the CPU, torch on
-    CUDA; ``device=None`` picks CUDA when available), numpy arrays in and out.
+    CUDA; ``device=None`` picks CUDA when available; ``backend='torch'`` runs torch on the CPU
+    too), numpy arrays in and out.
 
     Autoreset is ``SAME_STEP`` (``metadata["autoreset_mode"]``): a game that ends in ``step``
     is reset in that same step, so its returned observation is the next game's first
@@ -95,7 +96,7 @@ class Connect4VectorEnv(VectorEnv):
 
     def __init__(self, num_envs: int = 1, opponent: str | Mapping[str, Any] = "random", rows: int = 6,
                  cols: int = 7, start_policy: str = "random", device: str | None = None,
-                 render_mode: str | None = None):
+                 backend: str | None = None, render_mode: str | None = None):
         if render_mode is not None:
             raise ValueError("Connect4VectorEnv does not render; use Connect4Env(render_mode='ansi')")
         self.num_envs = num_envs
@@ -103,7 +104,7 @@ class Connect4VectorEnv(VectorEnv):
         self.single_action_space = spaces.Discrete(cols)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self._matches = Matches(num_envs, opponent, rows, cols, start_policy, device=device)
+        self._matches = Matches(num_envs, opponent, rows, cols, start_policy, device=device, backend=backend)
         self._started = False
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):

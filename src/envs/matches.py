@@ -32,21 +32,23 @@ class Matches:
     available, else CPU; numba runs the CPU games, torch the CUDA ones).
 
     ``start_policy``: who moves first in each new game; ``'random'`` draws a seat per game.
+    ``backend``: None (numba on the CPU, torch elsewhere), ``'numba'`` or ``'torch'``.
     """
 
     def __init__(self, num_envs: int, opponent: str | Mapping[str, Any] = "random", rows: int = 6, cols: int = 7,
-                 start_policy: str = "random", device: str | torch.device | None = None, seed: int | None = None):
+                 start_policy: str = "random", device: str | torch.device | None = None, seed: int | None = None,
+                 backend: str | None = None):
         if start_policy not in START_POLICIES:
             raise ValueError(f"start_policy must be one of {', '.join(START_POLICIES)}, got {start_policy!r}")
         self.num_envs, self.opponent_spec, self.start_policy = num_envs, opponent, start_policy
         self.rows, self.cols = rows, cols
-        self._device = device
+        self._device, self._backend = device, backend
         make_opponent(opponent)  # a bad spec fails here, with the opponent module's message
         self._build(seed)
 
     def _build(self, seed: int | None) -> None:
-        self.game = make_game("connect4", self.num_envs, device=self._device, seed=_derive(seed, 1),
-                              rows=self.rows, cols=self.cols)
+        self.game = make_game("connect4", self.num_envs, device=self._device, backend=self._backend,
+                              seed=_derive(seed, 1), rows=self.rows, cols=self.cols)
         self.device = self.game.device
         opponent = make_opponent(self.opponent_spec, self.game.geometry, self.device, self.game.backend,
                                  _derive(seed, 2))

@@ -130,12 +130,12 @@ def new_stone_column(before: np.ndarray, after: np.ndarray) -> int:
     return int(diff[0][1])
 
 
-def replay_on_make_game(opponent: str, rows: int, cols: int, device: str = "cpu", n: int = 16,
-                        steps: int = 100) -> dict:
+def replay_on_make_game(opponent: str, rows: int, cols: int, device: str = "cpu", n: int = 12,
+                        steps: int = 80, backend: str | None = None) -> dict:
     """Play random (sometimes illegal) agent moves in the vector env and replay every game on
     ``make_game``: the opponent's replies are read off the env's observations, everything
     else (positions, legal masks, rewards, terminations, final observations) must agree."""
-    envs = Connect4VectorEnv(n, opponent=opponent, rows=rows, cols=cols, device=device)
+    envs = Connect4VectorEnv(n, opponent=opponent, rows=rows, cols=cols, device=device, backend=backend)
     obs, info = envs.reset(seed=11)
     rng = np.random.default_rng(5)
     refs = [Reference(rows, cols) for _ in range(n)]
@@ -179,6 +179,11 @@ def test_vector_env_games_replay_move_for_move_on_make_game(opponent):
     assert outcomes["win"] and outcomes["loss"] and outcomes["illegal"], outcomes
 
 
+def test_vector_env_on_the_torch_backend_replays_move_for_move_on_make_game():
+    outcomes = replay_on_make_game("heuristic", ROWS, COLS, backend="torch", steps=60)
+    assert outcomes["win"] and outcomes["loss"], outcomes
+
+
 @pytest.mark.parametrize("rows, cols", [(3, 3), (2, 3)])
 def test_vector_env_draws_on_boards_too_small_for_four_replay_on_make_game(rows, cols):
     """No four fits: every game is a draw (or an illegal move), ended by the agent's or the
@@ -200,7 +205,7 @@ def test_random_agent_scores_far_worse_against_search_than_against_random():
         rng = np.random.default_rng(0)
         results = []
         for _ in range(60):
-            actions = np.array([rng.choice(np.flatnonzero(m)) for m in info["action_mask"]])
+            actions = np.argmax(rng.random(info["action_mask"].shape) * info["action_mask"], axis=1)
             _, reward, terminated, _, info = envs.step(actions)
             results += reward[terminated].tolist()
         return (np.array(results) > 0).mean() + 0.5 * (np.array(results) == 0).mean()
