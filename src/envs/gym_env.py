@@ -87,8 +87,8 @@ class Connect4VectorEnv(VectorEnv):
     Autoreset is ``SAME_STEP`` (``metadata["autoreset_mode"]``): a game that ends in ``step``
     is reset in that same step, so its returned observation is the next game's first
     position; the position it ended in is in ``infos["final_obs"]`` (float32 ``[N, 2, rows,
-    cols]``; meaningful where ``infos["_final_obs"]``, which equals ``terminations``). Both
-    keys are present only in steps where some game ended. ``infos["action_mask"]`` (int8
+    cols]``, plane 0 the agent's stones; zeros where ``infos["_final_obs"]``, which equals
+    ``terminations``, is False). Both keys are present only in steps where some game ended. ``infos["action_mask"]`` (int8
     ``[N, cols]``) is always present, ``infos["illegal"]`` (bool ``[N]``) after every step.
     """
 
