@@ -68,7 +68,7 @@ class Connect4Env(gym.Env):
             raise RuntimeError("the game is over (or was never started): call reset()")
         out = self._matches.step(np.asarray([action]))
         self._done = bool(out["done"][0])
-        self._obs = (out["final_obs"] if self._done else out["obs"])[0].copy()
+        self._obs = (out["final_obs"] if self._done else out["obs"])[0].copy()  # final_obs: the ended games
         mask = np.zeros(self.action_space.n, np.int8) if self._done else out["action_mask"][0].copy()
         info = {"action_mask": mask, "illegal": bool(out["illegal"][0])}
         return self._obs, float(out["reward"][0]), self._done, False, info
@@ -86,9 +86,10 @@ class Connect4VectorEnv(VectorEnv):
 
     Autoreset is ``SAME_STEP`` (``metadata["autoreset_mode"]``): a game that ends in ``step``
     is reset in that same step, so its returned observation is the next game's first
-    position; the position it ended in is in ``infos["final_obs"]`` (float32 ``[N, 2, rows,
-    cols]``, plane 0 the agent's stones; zeros where ``infos["_final_obs"]``, which equals
-    ``terminations``, is False). Both keys are present only in steps where some game ended. ``infos["action_mask"]`` (int8
+    position; the position it ended in is ``infos["final_obs"][i]`` (float32 ``[2, rows, cols]``,
+    plane 0 the agent's stones), in an object array holding None for the games that did not
+    end, with the mask ``infos["_final_obs"]`` (equal to ``terminations``), as Gymnasium's own
+    vector envs give it. Both keys are present only in steps where some game ended. ``infos["action_mask"]`` (int8
     ``[N, cols]``) is always present, ``infos["illegal"]`` (bool ``[N]``) after every step.
     """
 
@@ -123,5 +124,8 @@ class Connect4VectorEnv(VectorEnv):
         done = out["done"]
         infos: dict[str, Any] = {"action_mask": out["action_mask"], "illegal": out["illegal"]}
         if done.any():
-            infos["final_obs"], infos["_final_obs"] = out["final_obs"], done.copy()
+            final = np.full(self.num_envs, None, dtype=object)
+            for i, planes in zip(np.flatnonzero(done), out["final_obs"]):
+                final[i] = planes
+            infos["final_obs"], infos["_final_obs"] = final, done.copy()
         return out["obs"], out["reward"], done, np.zeros(self.num_envs, dtype=bool), infos

@@ -78,8 +78,8 @@ class Matches:
         Returns numpy arrays: ``obs`` float32 [N, 2, rows, cols] and ``action_mask`` int8
         [N, cols] (after the reset), ``reward`` float32 [N] (agent's side: +1 win, -1 loss
         or illegal move, 0 draw or ongoing), ``done`` bool [N], ``illegal`` bool [N], and
-        ``final_obs`` float32 [N, 2, rows, cols]: the position each game that ended in this
-        step ended in, plane 0 the agent's stones (zeros for the other games).
+        ``final_obs`` float32 [D, 2, rows, cols]: the positions the D games that ended in this
+        step ended in, in game order, plane 0 the agent's stones.
         """
         if self._legal is None:
             raise RuntimeError("call reset() before step()")
@@ -95,14 +95,11 @@ class Matches:
         agent_moved_last = (reward > 0) | ((reward == 0) & (out["agent_first"] == self._first_fills_last))
         swap = done & ~illegal & agent_moved_last
         final_cur = torch.where(swap, out["next_cur"] ^ out["next_mask"], out["next_cur"])
-        done_np = _numpy(done)
-        # planes of the finished games only (a few in a hundred per step): the obs is the big cost
-        final_obs = np.zeros((self.num_envs, 2, self.rows, self.cols), dtype=np.float32)
-        if done_np.any():
-            ended = torch.nonzero(done)[:, 0]
-            final_obs[done_np] = _numpy(self.game.ops.to_planes(final_cur[ended], out["next_mask"][ended]))
+        ended = torch.nonzero(done)[:, 0]  # planes for these only: a few games in a hundred per step
+        final_obs = np.zeros((0, 2, self.rows, self.cols), np.float32) if len(ended) == 0 else \
+            _numpy(self.game.ops.to_planes(final_cur[ended], out["next_mask"][ended]))
         obs, mask = self._observe()
-        return {"obs": obs, "action_mask": mask, "reward": _numpy(reward), "done": done_np,
+        return {"obs": obs, "action_mask": mask, "reward": _numpy(reward), "done": _numpy(done),
                 "illegal": _numpy(illegal), "final_obs": final_obs}
 
 
