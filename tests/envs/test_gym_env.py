@@ -24,7 +24,23 @@ def test_connect4_env_passes_gymnasiums_env_checker(opponent):
 
 
 def test_connect4_env_passes_the_checker_with_ansi_rendering():
-    check_env(Connect4Env(render_mode="ansi"))
+    check_env(gym.make("c4engine/Connect4-v0", render_mode="ansi").unwrapped)  # made: render modes checked too
+
+
+def test_gymnasiums_episode_statistics_wrapper_counts_the_vector_envs_games():
+    from gymnasium.wrappers.vector import RecordEpisodeStatistics
+
+    envs = RecordEpisodeStatistics(Connect4VectorEnv(8))
+    _, info = envs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    ended, recorded = 0, 0
+    for _ in range(40):
+        _, reward, terminated, _, info = envs.step(np.argmax(rng.random((8, COLS)) * info["action_mask"], axis=1))
+        ended += terminated.sum()
+        if "episode" in info:
+            recorded += info["_episode"].sum()
+            np.testing.assert_array_equal(info["episode"]["r"][terminated], reward[terminated])
+    assert recorded == ended > 0
 
 
 def test_gymnasium_make_builds_connect4_env_with_the_named_opponent():
