@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
-# Creates .venv (once) and installs the project with its test extras into it.
+# Creates .venv (once) and installs the project with its test and optional extras into it:
+# dev (pytest), plot (matplotlib), solver (bitbully, the perfect Connect4 solver), gym
+# (gymnasium), pettingzoo (pettingzoo, pygame) and tensorboard.
 # Idempotent: a second run only checks that everything is installed.
+#
+# torch is pinned to 2.13.0, and which build arrives depends on pip's configuration: where pip
+# is pointed at a local CPU-only wheel (this project's CPU machines set PIP_FIND_LINKS to a
+# wheel directory holding torch 2.13.0+cpu), that one; elsewhere PyPI's default Linux x86-64
+# wheel, which is the CUDA build (several GB). To get the CPU build there, install torch 2.13.0
+# from PyTorch's CPU-only package index into .venv before running this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -8,4 +16,4 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e ".[dev,plot,gym,pettingzoo,tensorboard]"
+.venv/bin/python -m pip install -q -e ".[dev,plot,solver,gym,pettingzoo,tensorboard]"

@@ -1,4 +1,10 @@
-"""Agents: a registry and ``load_agent`` for checkpoints."""
+"""Agents: a registry and ``load_agent`` for checkpoints.
+
+Every agent class in ``AGENTS`` has ``state_dict()`` / ``load_state_dict()`` covering all of its
+training state (networks, target networks, optimizers with their learning rates, exploration
+schedule, update counters and random streams): the trainer saves it in each checkpoint's
+training state, and a resumed run continues exactly only if nothing is left out
+(``tests/training/test_resume.py`` checks every registered agent)."""
 from __future__ import annotations
 
 import pickle

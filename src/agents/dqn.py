@@ -70,6 +70,11 @@ class DQNAgent:
         """float32 [N, num_actions]."""
         return self.online(obs.to(self.device, torch.float32))
 
+    def action_values(self, obs: torch.Tensor, legal_mask: torch.Tensor) -> torch.Tensor:
+        """float32 [N, num_actions]: the agent's value of each column (its Q-values), as ``play
+        --show-values`` prints them."""
+        return self.q_values(obs)
+
     @torch.no_grad()
     def act(self, obs: torch.Tensor, legal_mask: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
         """int64 [N]: greedy over legal columns, or epsilon-greedy when not ``deterministic``."""

@@ -1,7 +1,13 @@
-"""``python -m src.cli.evaluate CHECKPOINT [--opponents ...] [--games N]``: score a saved agent.
+"""``python -m src.cli.evaluate PLAYER [--opponents ...] [--games N] [--accuracy N]``: judge a saved agent.
 
-Plays ``--games`` games against each opponent (half with the agent first), greedy unless
-``--explore``, and prints win/draw/loss rates and the score (win + draw / 2).
+PLAYER is a checkpoint (or, to calibrate the measures, an opponent name such as ``search:4``).
+``--opponents``: plays ``--games`` games against each (half with PLAYER first), with PLAYER's
+greedy moves, and prints win/draw/loss rates and the score (win + draw / 2).
+``--accuracy N``: the share of PLAYER's moves that the perfect solver scores best (``perfect``)
+and that keep the position's outcome (``good``) on N random 4-24-ply positions, overall and by
+ply band, with 95% intervals (``src.training.accuracy``). Without ``--accuracy`` the default
+opponents are random, heuristic, smart_heuristic and search:4; with it, games are played only
+when ``--opponents`` is given.
 """
 from __future__ import annotations
 
@@ -9,45 +15,75 @@ import argparse
 import sys
 from pathlib import Path
 
+DEFAULT_OPPONENTS = ["random", "heuristic", "smart_heuristic", "search:4"]
+
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m src.cli.evaluate", description=__doc__.splitlines()[0])
-    ap.add_argument("checkpoint", type=Path, help="a checkpoint written by the trainer (checkpoints/<prefix>_<step>.pt)")
-    ap.add_argument("--opponents", nargs="+", default=["random", "heuristic", "smart_heuristic", "search:4"],
-                    help="opponent names (random, heuristic, smart_heuristic, search:D) or checkpoint paths")
+    ap = argparse.ArgumentParser(prog="python -m src.cli.evaluate", description=__doc__.splitlines()[0],
+                                 epilog="Opponent names: random, heuristic, smart_heuristic, search:D, "
+                                        "solver:D, perfect (see docs/opponents.md), or a checkpoint path.")
+    ap.add_argument("player", metavar="CHECKPOINT",
+                    help="a checkpoint written by the trainer (checkpoints/<prefix>_<step>.pt), or an opponent name")
+    ap.add_argument("--opponents", nargs="+", default=None,
+                    help=f"opponent names or checkpoint paths (default without --accuracy: {' '.join(DEFAULT_OPPONENTS)})")
     ap.add_argument("--games", type=int, default=1000, help="games per opponent (default 1000)")
+    ap.add_argument("--accuracy", type=int, default=0, metavar="N",
+                    help="solver-judged accuracy on N random positions (needs the solver extra)")
+    ap.add_argument("--accuracy-seed", type=int, default=0, metavar="S", help="seed of the position set (default 0)")
     ap.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the games and of the opponents' random choices")
     args = ap.parse_args(argv)
     if args.games < 1:
         ap.error(f"--games must be positive, got {args.games}")
+    if args.accuracy < 0:
+        ap.error(f"--accuracy must be a positive number of positions, got {args.accuracy}")
+    if args.accuracy_seed < 0:
+        ap.error(f"--accuracy-seed must not be negative, got {args.accuracy_seed}")
+    opponent_specs = args.opponents if args.opponents is not None else ([] if args.accuracy else DEFAULT_OPPONENTS)
 
     import torch
 
-    from src.agents import CheckpointError, read_checkpoint, agent_from_checkpoint
-    from src.training.evaluation import Evaluator, play_games, validate_eval_opponents
+    from kernels.geometry import Geometry
+    from src.agents import CheckpointError
+    from src.cli.players import PlayerError, load_player
+    from src.opponents import check_opponent_usable
+    from src.training.evaluation import Evaluator, is_checkpoint_spec, play_games, validate_eval_opponents
     from src.training.schema import ConfigError
 
     try:
-        ckpt = read_checkpoint(args.checkpoint)
-        opponents = validate_eval_opponents(args.opponents, "--opponents", Path("."))
         device = torch.device(args.device)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("--device", "CUDA is not available on this machine")
-    except (CheckpointError, ConfigError, RuntimeError) as e:
+        player = load_player(args.player, device, seed=args.seed)
+        geometry = player.geometry
+        opponents = validate_eval_opponents(opponent_specs, "--opponents", Path(".")) if opponent_specs else []
+        for i, spec in enumerate(opponents):
+            if not is_checkpoint_spec(spec):
+                check_opponent_usable(spec, geometry)
+        if args.accuracy:
+            from src.training.accuracy import check_accuracy_usable
+
+            check_accuracy_usable(geometry.rows, geometry.cols)
+    except (CheckpointError, ConfigError, PlayerError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    agent = agent_from_checkpoint(ckpt, device)
-    game = ckpt.get("game", {"params": {"rows": 6, "cols": 7}})["params"]
-    from kernels.geometry import Geometry
 
-    geometry = Geometry(game["rows"], game["cols"])
-    cfg = {"eval": {"interval": 1, "games": args.games, "opponents": opponents, "deterministic": True}}
-    evaluator = Evaluator(cfg, geometry, device, seed=args.seed)
-    print(f"{args.checkpoint} (step {ckpt.get('step', '?')}), {args.games} games per opponent:")
-    for i, spec in enumerate(opponents):
-        r = play_games(agent, evaluator.make_opponent(spec, i), geometry, device, args.games, seed=args.seed + 31 * (i + 1))
-        print(f"  {str(spec):<20} score {r['score']:.4f}  win {r['win']:.4f}  draw {r['draw']:.4f}  loss {r['loss']:.4f}")
+    print(f"{player.label}:")
+    if args.accuracy:
+        from src.training.accuracy import format_accuracy, measure, position_set
+
+        ps = position_set(args.accuracy, args.accuracy_seed, geometry)
+        acc = measure(player.opponent, ps, device)
+        print(f"accuracy on {ps.n} random positions (plies 4-24, seed {ps.seed}), judged by the perfect solver:")
+        print("\n".join(format_accuracy(acc)))
+    if opponents:
+        cfg = {"eval": {"interval": 1, "games": args.games, "opponents": opponents, "deterministic": True}}
+        evaluator = Evaluator(cfg, geometry, device, seed=args.seed)
+        print(f"{args.games} games per opponent (half with {player.kind} first):")
+        for i, spec in enumerate(opponents):
+            r = play_games(player.agent, evaluator.make_opponent(spec, i), geometry, device, args.games,
+                           seed=args.seed + 31 * (i + 1))
+            print(f"  {str(spec):<20} score {r['score']:.4f}  win {r['win']:.4f}  draw {r['draw']:.4f}  loss {r['loss']:.4f}")
     return 0
 
 

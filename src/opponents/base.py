@@ -68,10 +68,13 @@ class Opponent:
         self.counter += 1
         return (self._seed * 0x9E3779B97F4A7C15 + self.counter) & _U64
 
-    def act(self, cur: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    on_host = False  # kernel opponents stay on the device (solver opponents run on the host)
+
+    def act(self, cur: torch.Tensor, mask: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
         """Moves for the side to move: cur, mask int64 [N] on the opponent's device -> int64 [N].
 
-        Always a legal column where one exists (0 on a full board).
+        Always a legal column where one exists (0 on a full board). ``active`` (bool [N]) marks
+        the games whose move is used; a kernel computes every game anyway (no host sync).
         """
         if self.backend == "torch":
             return getattr(kt, self.kernel)(cur, mask, self.geometry, *self._args(), self.generator)

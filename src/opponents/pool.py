@@ -65,7 +65,8 @@ class PoolSampler:
 
     * every game draws its opponent when it starts and keeps it until it ends;
     * ``heuristic_distribution``: relative weights over opponent names (``random``,
-      ``heuristic``, ``smart_heuristic``, ``search:D``), used for the games not given to self-play;
+      ``heuristic``, ``smart_heuristic``, ``search:D``, ``solver:D``, ``perfect``), used for
+      the games not given to self-play (the solver ones run per game on the host: slow);
     * ``self_play.start_episode``: finished games (summed over the batch) before self-play
       starts; until then every game gets a heuristic opponent;
     * ``self_play.current_self_fraction``: share of new games played against the live network
@@ -173,7 +174,12 @@ class PoolSampler:
                     replies[idx] = act(cur[idx], mask[idx])
         else:
             for pid, act in players:
-                replies = torch.where(self.opponent_id == pid, act(cur, mask), replies)
+                if pid < len(self.heuristics) and self.heuristics[pid].on_host:
+                    # a solver opponent works per game on the host: hand it only its own games
+                    mine = self.opponent_id == pid if active is None else active & (self.opponent_id == pid)
+                    replies = torch.where(mine, act(cur, mask, mine), replies)
+                else:
+                    replies = torch.where(self.opponent_id == pid, act(cur, mask), replies)
         return replies
 
     @torch.no_grad()
@@ -225,7 +231,8 @@ class PoolSampler:
         return {"slots": [None if n is None else n.state_dict() for n in self.slots],
                 "slot_taken_at": list(self.slot_taken_at), "active": list(self.active),
                 "retired": list(self.retired), "opponent_id": self.opponent_id.clone(),
-                "finished": int(self.finished_dev), "next_snapshot": self.next_snapshot,
+                "finished": int(self.finished_dev), "finished_host": self.finished, "calls": self._calls,
+                "next_snapshot": self.next_snapshot, "results": self.results.clone(),
                 "generator": self.generator.get_state(), "heuristics": [h.state_dict() for h in self.heuristics]}
 
     def load_state_dict(self, state: dict) -> None:
@@ -239,8 +246,12 @@ class PoolSampler:
         self.slot_taken_at = list(state["slot_taken_at"])
         self.active, self.retired = list(state["active"]), list(state["retired"])
         self.opponent_id = state["opponent_id"].to(self.device)
-        self.finished = state["finished"]
-        self.finished_dev.fill_(self.finished)
+        # the device count, and the host copy that lags it by up to check_every - 1 steps on a GPU
+        self.finished_dev.fill_(state["finished"])
+        self.finished = state.get("finished_host", state["finished"])
+        self._calls = state.get("calls", self._calls)
+        if "results" in state:
+            self.results.copy_(state["results"])
         self.next_snapshot = state["next_snapshot"]
         self.generator.set_state(state["generator"])
         for h, s in zip(self.heuristics, state["heuristics"]):

@@ -4,6 +4,7 @@ A spec is either a string ``name`` or ``name:depth``, or a one-key mapping ``{na
 
     random | heuristic | smart_heuristic | search      (search alone = depth 4)
     search:4                 == {"search": {"depth": 4}}
+    perfect | solver:8       (the bitbully solver: exact, or cut at D plies; 6x7 only)
     {"heuristic": {}}        == {"heuristic": None} == "heuristic"
 """
 from __future__ import annotations
@@ -17,13 +18,18 @@ from kernels.geometry import Geometry
 from kernels.opponents_torch import MAX_SEARCH_DEPTH
 from src.opponents.base import Opponent
 from src.opponents.heuristics import HeuristicOpponent, RandomOpponent, SearchOpponent, SmartHeuristicOpponent
+from src.opponents.solver import MAX_SOLVER_DEPTH, DepthSolverOpponent, SolverOpponent
 
 OPPONENTS: dict[str, type[Opponent]] = {
-    cls.name: cls for cls in (RandomOpponent, HeuristicOpponent, SmartHeuristicOpponent, SearchOpponent)
+    cls.name: cls for cls in (RandomOpponent, HeuristicOpponent, SmartHeuristicOpponent, SearchOpponent,
+                              SolverOpponent, DepthSolverOpponent)
 }
 OPPONENT_NAMES: tuple[str, ...] = tuple(OPPONENTS)
+SOLVER_OPPONENTS = ("perfect", "solver")  # backed by the bitbully solver: 6x7 only, run on the host
 DEFAULT_SEARCH_DEPTH = 4
-_PARAMS = {"search": ("depth",)}  # the parameters each opponent takes, in spec-string order
+DEFAULT_SOLVER_DEPTH = 8
+_PARAMS = {"search": ("depth",), "solver": ("depth",)}  # the parameters each opponent takes, in spec-string order
+_DEPTHS = {"search": (DEFAULT_SEARCH_DEPTH, MAX_SEARCH_DEPTH), "solver": (DEFAULT_SOLVER_DEPTH, MAX_SOLVER_DEPTH)}
 
 
 def _fail(spec: Any, why: str) -> ValueError:
@@ -39,11 +45,12 @@ def _check_name(spec: Any, name: Any) -> str:
     return name
 
 
-def _check_depth(spec: Any, depth: Any) -> int:
+def _check_depth(spec: Any, name: str, depth: Any) -> int:
     if isinstance(depth, str) and depth.strip().isdigit():
         depth = int(depth)
-    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_SEARCH_DEPTH:
-        raise _fail(spec, f"search depth must be an integer from 1 to {MAX_SEARCH_DEPTH}, got {depth!r}")
+    top = _DEPTHS[name][1]
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= top:
+        raise _fail(spec, f"{name} depth must be an integer from 1 to {top}, got {depth!r}")
     return depth
 
 
@@ -74,9 +81,20 @@ def parse_opponent_spec(spec: str | Mapping[str, Any]) -> tuple[str, dict[str, A
             raise _fail(spec, f"unknown parameter {unknown[0]!r} for {name!r} (takes: {takes})")
     else:
         raise _fail(spec, "expected a string like 'search:4' or a mapping like {'search': {'depth': 4}}")
-    if name == "search":
-        return name, {"depth": _check_depth(spec, given.get("depth", DEFAULT_SEARCH_DEPTH))}
+    if name in _DEPTHS:
+        return name, {"depth": _check_depth(spec, name, given.get("depth", _DEPTHS[name][0]))}
     return name, {}
+
+
+def check_opponent_usable(spec: str | Mapping[str, Any], geometry: Geometry | None = None) -> None:
+    """Beyond the syntax: ValueError if the opponent cannot play on ``geometry`` (solver
+    opponents: 6x7 only), SolverUnavailable (a RuntimeError) if its library is missing."""
+    name, _ = parse_opponent_spec(spec)
+    if name in SOLVER_OPPONENTS:
+        from src.opponents.solver import check_solver_geometry, solver_module
+
+        check_solver_geometry(geometry, f"opponent {name!r} (the bitbully solver)")
+        solver_module()
 
 
 def format_opponent_spec(name: str, params: Mapping[str, Any] | None = None) -> str:
@@ -90,6 +108,7 @@ def make_opponent(spec: str | Mapping[str, Any], geometry: Geometry | None = Non
                   seed: int | None = None) -> Opponent:
     """Build the opponent of ``spec`` for boards of ``geometry`` (default 6x7) on ``device``
     (None: CUDA if available) with ``backend`` 'torch' or 'numba' (None: numba on the CPU,
-    torch elsewhere). The same seed gives the same actions on the same backend and device."""
+    torch elsewhere). The same seed gives the same actions on the same backend and device.
+    Solver opponents ignore ``backend``: they run on the host (``on_host``)."""
     name, params = parse_opponent_spec(spec)
     return OPPONENTS[name](geometry, device, backend, seed, **params)

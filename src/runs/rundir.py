@@ -8,7 +8,9 @@
       stop             created by `runs stop` when SIGTERM cannot be sent; the trainer polls it
       error.log        traceback of the exception that ended the run
       metrics.jsonl    one JSON object per line, appended
-      checkpoints/     <prefix>_<step>.pt
+      checkpoints/     <prefix>_<step>.pt (the model: `load_agent` reads these)
+      state/           state_<step>.pt: the whole training state, for `--resume` (newest K kept)
+      resumes.jsonl    one line per resume (time, command, git commit, from step)
       tensorboard/     event files mirroring metrics.jsonl, with `enable_tensorboard()`
 
 The order the trainer follows, so that `runs list` can tell the states apart:
@@ -22,8 +24,10 @@ when a checkpoint is saved.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -36,11 +40,15 @@ import psutil
 from src.runs.files import (
     append_jsonl,
     atomic_torch_save,
+    atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
+    is_temp_file,
     read_json,
     read_jsonl,
 )
+
+_STATE_NAME = re.compile(r"state_(\d+)\.pt")
 
 # Repository whose commit is recorded in meta.json: the one holding this code.
 _CODE_ROOT = Path(__file__).resolve().parents[2]
@@ -82,6 +90,8 @@ class RunDir:
     ERROR = "error.log"
     METRICS = "metrics.jsonl"
     CHECKPOINTS = "checkpoints"
+    STATE = "state"
+    RESUMES = "resumes.jsonl"
     TENSORBOARD = "tensorboard"
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -94,6 +104,8 @@ class RunDir:
         self.stop_path = self.path / self.STOP
         self.error_path = self.path / self.ERROR
         self.metrics_path = self.path / self.METRICS
+        self.state_dir = self.path / self.STATE
+        self.resumes_path = self.path / self.RESUMES
         self.tensorboard_path = self.path / self.TENSORBOARD
         self._tensorboard = None
 
@@ -214,6 +226,71 @@ class RunDir:
         """All complete records of `metrics.jsonl`; a line torn by a kill is skipped."""
         return read_jsonl(self.metrics_path)
 
+    # ---- training state (resume) ---------------------------------------------------------------
+    def state_path(self, step: int) -> Path:
+        return self.state_dir / f"state_{step}.pt"
+
+    def state_steps(self) -> list[int]:
+        """Steps of the `state/state_<step>.pt` files, ascending (temp files of a write that a kill
+        interrupted are not among them: a state file exists only once it is complete)."""
+        try:
+            names = [p.name for p in self.state_dir.iterdir()]
+        except OSError:
+            return []
+        return sorted(int(m.group(1)) for m in map(_STATE_NAME.fullmatch, names) if m)
+
+    def save_state(self, obj: Any, step: int, keep_last: int | None = None) -> Path:
+        """`torch.save` the training state atomically to `state/state_<step>.pt`, then remove all
+        but the newest `keep_last` state files (None: keep all). The new file is complete before
+        any old one goes, so a kill at any moment leaves at least one complete state."""
+        path = self.state_path(step)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_torch_save(obj, path)
+        if keep_last is not None:
+            for old in self.state_steps()[:-keep_last]:
+                self.state_path(old).unlink(missing_ok=True)
+        return path
+
+    def read_resumes(self) -> list[dict]:
+        return read_jsonl(self.resumes_path)
+
+    def begin_resume(self, record: dict, from_step: int, checkpoint_prefix: str) -> int:
+        """Prepare the directory for a run resumed from the state at `from_step`; returns how
+        many times the run has now been resumed.
+
+        What the run wrote after that state is superseded: `metrics.jsonl` records with a
+        larger step are dropped, as are state and `<checkpoint_prefix>_<step>.pt` files with a
+        larger step and temp files left by a kill. A `stop` file is removed (it would stop the
+        resumed run at once) and `error.log` is kept as `error.<n>.log`. `record` (time,
+        command, git commit, from step, ...) is appended to `resumes.jsonl`; `meta.json` and
+        `config.yaml` stay as first written.
+        """
+        self._drop_metrics_after(from_step)
+        for step in self.state_steps():
+            if step > from_step:
+                self.state_path(step).unlink(missing_ok=True)
+        model = re.compile(re.escape(checkpoint_prefix) + r"_(\d+)\.pt")
+        for folder in (self.checkpoints, self.state_dir):
+            for p in (folder.iterdir() if folder.is_dir() else ()):
+                m = model.fullmatch(p.name) if folder == self.checkpoints else None
+                if is_temp_file(p) or (m and int(m.group(1)) > from_step):
+                    p.unlink(missing_ok=True)
+        self.clear_stop()
+        n = len(self.read_resumes()) + 1
+        if self.error_path.exists():
+            os.replace(self.error_path, self.path / f"error.{n - 1}.log")
+        append_jsonl(self.resumes_path, record)
+        return n
+
+    def _drop_metrics_after(self, step: int) -> None:
+        """Rewrite `metrics.jsonl` (atomically) without the records past `step`, and without a
+        torn line: curves never count a step twice."""
+        if not self.metrics_path.exists():
+            return
+        kept = [r for r in self.read_metrics() if not (isinstance(r.get("step"), int) and r["step"] > step)]
+        atomic_write_bytes(self.metrics_path,
+                           "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept).encode("utf-8"))
+
 
 # ---- meta.json ---------------------------------------------------------------------------------
 def _git(*args: str) -> str | None:
@@ -234,6 +311,14 @@ def _invocation() -> str:
         module = main_spec.name.removesuffix(".__main__")
         return "python -m " + shlex.join([module, *args])
     return "python " + shlex.join(sys.argv)
+
+
+def resume_record(command: str | None, from_step: int, total_steps: int, exact: bool) -> dict:
+    """One line of `resumes.jsonl`."""
+    commit = _git("rev-parse", "HEAD")
+    return {"time": utc_now_iso(), "command": command if command is not None else _invocation(),
+            "git_commit": commit.strip() if commit else None, "from_step": from_step,
+            "total_steps": total_steps, "exact": exact}
 
 
 def _torch_version() -> str | None:

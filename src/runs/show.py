@@ -42,7 +42,8 @@ def _config_summary(rd: RunDir) -> list[str]:
     if isinstance(cfg.get("eval"), dict):
         ev = cfg["eval"]
         lines.append(f"eval:     every {ev.get('interval', 10000)} steps, {ev.get('games', 200)} games vs "
-                     f"{', '.join(map(str, ev.get('opponents', ['random'])))}")
+                     f"{', '.join(map(str, ev.get('opponents', ['random'])))}"
+                     + (f", accuracy on {ev['accuracy']} positions" if ev.get("accuracy") else ""))
     return lines
 
 
@@ -70,6 +71,11 @@ def show_report(run_dir: str | os.PathLike, now: datetime | None = None) -> list
                  f"  git={git[:10] if isinstance(git, str) else '-'}{' (dirty)' if meta.get('git_dirty') else ''}")
     if meta.get("command"):
         lines.append(f"command:  {meta['command']}")
+    resumes = rd.read_resumes()
+    if resumes:
+        last = resumes[-1]
+        lines.append(f"resumed:  {len(resumes)} time(s), last at {last.get('time', '?')} from step {last.get('from_step', '?')}"
+                     + ("" if last.get("exact", True) else " (not exact: replay ring refilled)"))
     lines += _config_summary(rd)
     status = info.status_record or {}
     extras = [f"{k}={status[k]}" for k in ("steps_per_sec", "loss", "mean_q", "learning_rate", "updates") if status.get(k) is not None]
@@ -84,6 +90,16 @@ def show_report(run_dir: str | os.PathLike, now: datetime | None = None) -> list
             if isinstance(r, dict):
                 lines.append(f"  {name:<24} score {r.get('score', float('nan')):.3f}  (win {r.get('win', 0):.3f}  "
                              f"draw {r.get('draw', 0):.3f}  loss {r.get('loss', 0):.3f}, {r.get('games', '?')} games)")
+        acc = ev.get("accuracy")
+        if isinstance(acc, dict):
+            from src.training.accuracy import format_accuracy
+
+            lines.append(f"  accuracy on {acc.get('positions', '?')} random positions (seed {acc.get('seed', '?')}), "
+                         "judged by the perfect solver:")
+            try:
+                lines += ["  " + line for line in format_accuracy(acc)]
+            except (KeyError, TypeError, IndexError):
+                lines.append("    (unreadable accuracy record)")
     ckpts = sorted(rd.checkpoints.glob("*.pt"), key=_checkpoint_step) if rd.checkpoints.is_dir() else []
     ckpts = [p for p in ckpts if not p.name.startswith(".")]
     lines.append(f"checkpoints ({len(ckpts)}): " + (", ".join(p.name for p in ckpts[-6:]) if ckpts else "none"))
@@ -91,14 +107,16 @@ def show_report(run_dir: str | os.PathLike, now: datetime | None = None) -> list
         lines[-1] += f"  (and {len(ckpts) - 6} older)"
     if ckpts:
         lines.append(f"latest:   {ckpts[-1]}")
+    states = rd.state_steps()
+    lines.append(f"resume:   {'from step ' + str(states[-1]) if states else 'no training state saved'}")
     if rd.tensorboard_path.is_dir():
         lines.append(f"tensorboard: tensorboard --logdir {shlex.quote(str(rd.tensorboard_path))}")
     return lines
 
 
 def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
-    """Draw the learning curves of a run (evaluation score per opponent, loss, steps/s against
-    step) from metrics.jsonl into the PNG ``out``. Needs matplotlib (``pip install -e .[plot]``)."""
+    """Draw the learning curves of a run (evaluation score per opponent, solver-judged accuracy
+    when measured, loss, steps/s against step) from metrics.jsonl into the PNG ``out``. Needs matplotlib (``pip install -e .[plot]``)."""
     try:
         import matplotlib
     except ImportError:
@@ -115,7 +133,8 @@ def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
     records = rd.read_metrics()
     status = [r for r in records if r.get("kind") == "status"]
     evals = [r for r in records if r.get("kind") == "eval" and isinstance(r.get("eval"), dict)]
-    fig, axes = plt.subplots(3, 1, figsize=(8, 9), sharex=True)
+    acc = [r for r in evals if isinstance(r.get("accuracy"), dict)]
+    fig, axes = plt.subplots(4 if acc else 3, 1, figsize=(8, 12 if acc else 9), sharex=True)
     ax = axes[0]
     names = sorted({n for r in evals for n in r["eval"]})
     for name in names:
@@ -127,7 +146,17 @@ def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
         ax.legend(loc="lower right", fontsize="small")
     else:
         ax.text(0.5, 0.5, "no evaluation in this run", ha="center", va="center", transform=ax.transAxes)
-    for ax, key, label in ((axes[1], "loss", "loss"), (axes[2], "steps_per_sec", "agent steps/s")):
+    if acc:
+        ax = axes[1]
+        for key, label in (("perfect", "perfect (best-score) moves"), ("good", "good (outcome-keeping) moves")):
+            pts = [(r["step"], r["accuracy"][key]) for r in acc if isinstance(r["accuracy"].get(key), dict)]
+            steps = [p[0] for p in pts]
+            ax.plot(steps, [p[1]["value"] for p in pts], marker="o", label=label)
+            ax.fill_between(steps, [p[1]["ci95"][0] for p in pts], [p[1]["ci95"][1] for p in pts], alpha=0.2)
+        ax.set_ylabel("solver-judged\naccuracy")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(loc="lower right", fontsize="small")
+    for ax, key, label in ((axes[-2], "loss", "loss"), (axes[-1], "steps_per_sec", "agent steps/s")):
         pts = [(r["step"], r[key]) for r in status if isinstance(r.get(key), (int, float))]
         ax.plot([p[0] for p in pts], [p[1] for p in pts])
         ax.set_ylabel(label)

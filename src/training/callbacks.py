@@ -7,7 +7,13 @@ Hook points, called by ``Trainer.train`` in this order:
   ``num_envs`` agent transitions; ``batch`` holds the step's transitions, ``batch["done"]``
   marks the games that ended);
 * ``on_status(trainer, fields)`` - whenever status.json is written, may add fields;
+* ``on_step_end(trainer)`` - at the end of every batch step, after learning, evaluation and
+  status: every component is at the same batch-step boundary, so a checkpoint taken here holds
+  a state the loop can resume from exactly;
 * ``on_train_end(trainer, status)`` - once, with the final status (completed or stopped).
+
+A callback with counters of its own returns them from ``state_dict()`` (saved in every
+checkpoint's training state) and takes them back in ``load_state_dict()`` on resume.
 
 Interval callbacks fire when ``trainer.step`` crosses a multiple of their interval; a batch
 step that crosses several multiples fires once (lr_decay applies each crossed decay).
@@ -26,6 +32,8 @@ class Callback:
 
     def on_status(self, trainer, fields: dict) -> None: ...
 
+    def on_step_end(self, trainer) -> None: ...
+
     def on_train_end(self, trainer, status: str) -> None: ...
 
     def state_dict(self) -> dict:
@@ -40,14 +48,17 @@ def crossed(prev_step: int, step: int, interval: int) -> int:
 
 
 class CheckpointCallback(Callback):
-    """Saves ``checkpoints/<prefix>_<step>.pt`` each time ``step`` crosses a multiple of
-    ``interval``, and a final one at the end (completed or stopped) unless that step is saved."""
+    """Saves ``checkpoints/<prefix>_<step>.pt`` (the model, for ``load_agent``) and
+    ``state/state_<step>.pt`` (the whole training state, for ``--resume``) each time ``step``
+    crosses a multiple of ``interval``, and a final pair at the end (completed or stopped)
+    unless that step is saved. Saves at the end of the batch step (``on_step_end``), so the
+    model includes that step's updates. Only the newest ``keep_last`` state files are kept."""
 
-    def __init__(self, interval: int = 2000, prefix: str = "model"):
-        self.interval, self.prefix = interval, prefix
+    def __init__(self, interval: int = 2000, prefix: str = "model", keep_last: int = 2):
+        self.interval, self.prefix, self.keep_last = interval, prefix, keep_last
         self.last_saved: int | None = None
 
-    def on_step(self, trainer, batch) -> None:
+    def on_step_end(self, trainer) -> None:
         if crossed(trainer.step - trainer.num_envs, trainer.step, self.interval):
             self.save(trainer)
 
@@ -56,8 +67,14 @@ class CheckpointCallback(Callback):
             self.save(trainer)
 
     def save(self, trainer) -> None:
-        trainer.save_checkpoint(self.prefix)
-        self.last_saved = trainer.step
+        self.last_saved = trainer.step  # first: the saved state must hold it
+        trainer.save_checkpoint(self.prefix, keep_last=self.keep_last)
+
+    def state_dict(self) -> dict:
+        return {"last_saved": self.last_saved}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.last_saved = state["last_saved"]
 
 
 class EpsilonDecayCallback(Callback):

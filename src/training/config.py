@@ -87,6 +87,8 @@ CALLBACK_PARAMS = {
     "checkpoint": Schema({
         "interval": Field("int", 2000, "steps between checkpoints", min=1),
         "prefix": Field("str", "model", "checkpoint file prefix: checkpoints/<prefix>_<step>.pt"),
+        "keep_last": Field("int", 2, "training-state files (state/state_<step>.pt, for --resume) kept, newest first; "
+                           "null: all (model files are always all kept)", nullable=True, min=1),
     }),
     "epsilon_decay": Schema({
         "every": Field("str", "step", "decay per agent step or per finished episode", choices=("step", "episode")),
@@ -103,8 +105,11 @@ CALLBACK_PARAMS = {
 EVAL = Schema({
     "interval": Field("int", 10_000, "steps between evaluations", min=1),
     "games": Field("int", 200, "games per opponent per evaluation (half with the agent first)", min=1),
-    "opponents": Field("list", ["random"], "opponent names or checkpoint paths"),
+    "opponents": Field("list", ["random"], "opponent names or checkpoint paths (may be empty when accuracy is on)"),
     "deterministic": Field("bool", True, "greedy agent during evaluation"),
+    "accuracy": Field("int", 0, "solver-judged accuracy on this many random 4-24-ply positions per evaluation "
+                      "(0: off; needs the solver extra and a 6x7 board)", min=0),
+    "accuracy_seed": Field("int", 0, "seed of the accuracy position set (labelled once, then cached)", min=0),
 })
 
 TRAIN = Schema({
@@ -114,6 +119,8 @@ TRAIN = Schema({
     "track_timings": Field("bool", False, "record and print a timing breakdown"),
     "tensorboard": Field("bool", False, "also write metrics.jsonl's scalars as TensorBoard event files under "
                          "RUN_DIR/tensorboard/ (needs the tensorboard extra)", check=_tensorboard),
+    "checkpoint_replay": Field("bool", True, "save the replay ring in each checkpoint's training state; false: "
+                               "smaller files, but a resumed run refills the ring and is not exact"),
     "start_policy": Field("str", "random", "who moves first in each game", choices=START_POLICIES),
     "opponent_sampler": Field("dict", doc="how opponents are chosen ({type, params})"),
     "callbacks": Field("list", [], "list of {type, enabled?, params?}"),
@@ -190,6 +197,9 @@ def _validate_callbacks(callbacks: list) -> list[dict]:
         enabled = cb.get("enabled", True)
         if not isinstance(enabled, bool):
             raise ConfigError(f"{path}.enabled", f"must be true or false, got {type_name(enabled)} {enabled!r}")
+        if ctype == "checkpoint" and not enabled:
+            raise ConfigError(f"{path}.enabled", "the checkpoint callback cannot be disabled (every run keeps "
+                              "checkpoints/); set its interval instead")
         out.append({"type": ctype, "enabled": enabled, "params": CALLBACK_PARAMS[ctype].fill(params, f"{path}.params")})
     return out
 
@@ -218,13 +228,37 @@ def _validate_sampler(sampler: dict, seed: int | None) -> dict:
     return {"type": stype, "params": validate_pool_params(params, seed)}
 
 
+def _check_usable(specs, key: str, game: dict) -> None:
+    """Opponent names that parse but cannot play here: a solver opponent on a board other than
+    6x7, or without the solver installed."""
+    from kernels.geometry import Geometry
+    from src.opponents import check_opponent_usable
+
+    geometry = Geometry(game["params"]["rows"], game["params"]["cols"])
+    for name, spec in specs:
+        try:
+            check_opponent_usable(spec, geometry)
+        except (ValueError, RuntimeError) as e:
+            raise ConfigError(f"{key}{name}", str(e)) from None
+
+
 def _validate_eval(ev: dict | None, game: dict, config_dir: Path) -> dict | None:
     if ev is None:
         return None
     ev = EVAL.fill(ev, "eval")
-    from src.training.evaluation import validate_eval_opponents
+    from src.training.evaluation import is_checkpoint_spec, validate_eval_opponents
 
-    ev["opponents"] = validate_eval_opponents(ev["opponents"], "eval.opponents", config_dir)
+    if ev["opponents"] or not ev["accuracy"]:
+        ev["opponents"] = validate_eval_opponents(ev["opponents"], "eval.opponents", config_dir)
+    _check_usable([(f"[{i}]", s) for i, s in enumerate(ev["opponents"]) if not is_checkpoint_spec(s)],
+                  "eval.opponents", game)
+    if ev["accuracy"]:
+        from src.training.accuracy import check_accuracy_usable
+
+        try:
+            check_accuracy_usable(game["params"]["rows"], game["params"]["cols"])
+        except (ValueError, RuntimeError) as e:
+            raise ConfigError("eval.accuracy", str(e)) from None
     return ev
 
 
@@ -239,13 +273,19 @@ def validate_config(raw: Any, config_dir: Path = Path(".")) -> dict:
     train["callbacks"] = _validate_callbacks(train["callbacks"])
     _check_optimizer_attrs(train["callbacks"], out["agent"]["id"])
     train["opponent_sampler"] = _validate_sampler(train["opponent_sampler"], cfg["seed"])
+    if train["opponent_sampler"]["type"] == "pool":
+        dist = train["opponent_sampler"]["params"]["heuristic_distribution"]
+        _check_usable([(f".{n}", n) for n in dist], "train.opponent_sampler.params.heuristic_distribution", out["game"])
     out["train"] = train
     out["eval"] = _validate_eval(cfg["eval"], out["game"], config_dir)
     return out
 
 
-def load_config(path: str | Path) -> tuple[str, dict]:
-    """Read and validate a YAML config. Returns ``(text, config)``; raises ConfigError."""
+def load_config(path: str | Path, config_dir: Path | None = None) -> tuple[str, dict]:
+    """Read and validate a YAML config. Returns ``(text, config)``; raises ConfigError.
+
+    Checkpoint paths in ``eval.opponents`` are looked up relative to the working directory,
+    then ``config_dir`` (default: the file's folder; a resumed run passes the original one)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError("", f"config file not found: {path}")
@@ -262,7 +302,7 @@ def load_config(path: str | Path) -> tuple[str, dict]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError("", f"malformed YAML in {path}{where}: {problem}") from None
-    return text, validate_config(raw, path.resolve().parent)
+    return text, validate_config(raw, config_dir if config_dir is not None else path.resolve().parent)
 
 
 def reference_markdown() -> str:

@@ -16,6 +16,11 @@ def resolve_checkpoint_path(spec: str, config_dir: Path) -> Path | None:
     return None
 
 
+def is_checkpoint_spec(spec) -> bool:
+    """An eval opponent given as a checkpoint path rather than an opponent name."""
+    return isinstance(spec, str) and (spec.endswith(".pt") or "/" in spec or "\\" in spec)
+
+
 def validate_eval_opponents(opponents: list, key: str, config_dir: Path) -> list:
     """Each entry is an opponent name (see ``src.opponents.parse_opponent_spec``) or a checkpoint path."""
     from src.opponents import parse_opponent_spec
@@ -25,7 +30,7 @@ def validate_eval_opponents(opponents: list, key: str, config_dir: Path) -> list
     out = []
     for i, spec in enumerate(opponents):
         k = f"{key}[{i}]"
-        if isinstance(spec, str) and (spec.endswith(".pt") or "/" in spec or "\\" in spec):
+        if is_checkpoint_spec(spec):
             path = resolve_checkpoint_path(spec, config_dir)
             if path is None:
                 raise ConfigError(k, f"checkpoint not found: {spec}")
@@ -55,7 +60,7 @@ class FixedSampler:
         pass
 
     def act(self, cur, mask, active=None):
-        return self.opponent.act(cur, mask)
+        return self.opponent.act(cur, mask, active)
 
 
 class AgentOpponent:
@@ -64,7 +69,9 @@ class AgentOpponent:
     def __init__(self, agent, ops):
         self.agent, self.ops = agent, ops
 
-    def act(self, cur, mask):
+    on_host = False
+
+    def act(self, cur, mask, active=None):
         return self.agent.act(self.ops.to_planes(cur, mask), self.ops.legal_mask(mask), deterministic=True)
 
 
@@ -133,6 +140,7 @@ class Evaluator:
         ev = cfg["eval"]
         self.interval, self.games = ev["interval"], ev["games"]
         self.opponents, self.deterministic = list(ev["opponents"]), ev["deterministic"]
+        self.accuracy, self.accuracy_seed = ev.get("accuracy", 0), ev.get("accuracy_seed", 0)
         self.geometry, self.device = geometry, device
         self.seed = 0 if seed is None else seed
         self.latest: dict | None = None
@@ -150,7 +158,7 @@ class Evaluator:
         from src.games.backends import make_ops, resolve_backend
 
         backend = resolve_backend(None, self.device)
-        if spec.endswith(".pt") or "/" in spec:
+        if is_checkpoint_spec(spec):
             from src.agents import load_agent
 
             return AgentOpponent(load_agent(spec, self.device), make_ops(self.geometry, self.device, backend, 0))
@@ -166,13 +174,38 @@ class Evaluator:
         t = time.perf_counter()
         results = {}
         for i, spec in enumerate(self.opponents):
-            name = spec if not (spec.endswith(".pt") or "/" in spec) else Path(spec).name
+            name = Path(spec).name if is_checkpoint_spec(spec) else spec
             results[name] = play_games(trainer.agent, self.make_opponent(spec, i), self.geometry, self.device,
                                        self.games, self.deterministic, seed=self.seed + 31 * (i + 1))
+        accuracy = self.measure_accuracy(trainer.agent) if self.accuracy else None
         self.latest = {"step": trainer.step, "time": utc_now_iso(), "results": results,
                        "seconds": round(time.perf_counter() - t, 3)}
+        if accuracy is not None:
+            self.latest["accuracy"] = accuracy
         self.last_step = trainer.step
         if trainer.run_dir is not None:
-            trainer.run_dir.append_metrics({"kind": "eval", "step": trainer.step, "episode": int(trainer.episode_dev),
-                                            "time": self.latest["time"], "eval": results})
+            record = {"kind": "eval", "step": trainer.step, "episode": int(trainer.episode_dev),
+                      "time": self.latest["time"], "eval": results}
+            if accuracy is not None:
+                record["accuracy"] = accuracy
+            trainer.run_dir.append_metrics(record)
         return self.latest
+
+    def measure_accuracy(self, agent) -> dict:
+        """Solver-judged accuracy of the agent's greedy moves (``src.training.accuracy``); the
+        position set is labelled on the first call (or read from the cache) and kept."""
+        from src.games.backends import make_ops, resolve_backend
+        from src.training.accuracy import measure, position_set
+
+        ps = position_set(self.accuracy, self.accuracy_seed, self.geometry)
+        ops = make_ops(self.geometry, self.device, resolve_backend(None, self.device), 0)
+        return measure(AgentOpponent(agent, ops), ps, self.device)
+
+    # -- state (resume) ---------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """What a resumed run needs: when it last evaluated and what it found. Evaluations
+        draw from streams seeded afresh each time (``seed``), so no stream position is kept."""
+        return {"last_step": self.last_step, "latest": self.latest, "seed": self.seed}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.last_step, self.latest, self.seed = state["last_step"], state["latest"], state["seed"]

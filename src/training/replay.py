@@ -88,7 +88,9 @@ class ReplayBuffer:
         return out
 
     def state_dict(self) -> dict:
-        return {"storage": {k: v[: self.size].clone() if self.size < self.capacity else v.clone()
+        """The stored transitions (copied to the CPU: a large ring on a GPU is not duplicated
+        there), write pointer, fill level and sampling stream."""
+        return {"storage": {k: (v[: self.size] if self.size < self.capacity else v).to("cpu", copy=True)
                             for k, v in self.storage.items()},
                 "ptr": self.ptr, "size": self.size, "generator": self.generator.get_state()}
 

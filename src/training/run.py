@@ -50,8 +50,9 @@ def prepare(config_path: str | Path, run_dir: str | Path | None = None):
     return text, cfg, rd
 
 
-def run(config_path: str | Path, run_dir: str | Path | None = None, command: str | None = None,
-        status_interval: int = 100, progress: bool = True) -> Path:
+def run(config_path: str | Path | None = None, run_dir: str | Path | None = None, command: str | None = None,
+        status_interval: int = 100, progress: bool = True, *, resume: str | Path | None = None,
+        total_steps: int | None = None) -> Path:
     """Create the run directory, write config.yaml and meta.json, build env, agent, opponents
     and callbacks from the config, and train. Returns the run directory.
 
@@ -59,17 +60,39 @@ def run(config_path: str | Path, run_dir: str | Path | None = None, command: str
     at least every 10 s). SIGTERM, Ctrl-C or a ``stop`` file end the run gracefully with a
     final checkpoint and status ``stopped``. Raises ConfigError / RunDirError before writing
     anything when the config or run directory is unusable.
+
+    ``resume=RUN_DIR`` (no ``config_path``/``run_dir``) continues that run instead, from its
+    newest complete checkpoint, with its own config; ``total_steps`` may raise its length
+    (see ``resume_run``).
     """
+    if resume is not None:
+        if config_path is not None or run_dir is not None:
+            raise ValueError("run(resume=RUN_DIR) takes neither config_path nor run_dir: the run's own are used")
+        return resume_run(resume, total_steps, command, status_interval, progress)
+    if config_path is None:
+        raise ValueError("run() needs config_path, or resume=RUN_DIR")
+    if total_steps is not None:
+        raise ValueError("total_steps is only for resume=RUN_DIR; set train.total_steps in the config")
     from src.training.trainer import Trainer  # torch import deferred past validation
 
-    if not isinstance(status_interval, int) or isinstance(status_interval, bool) or status_interval < 1:
-        raise ConfigError("status_interval", f"must be a positive integer, got {status_interval!r}")
+    _check_status_interval(status_interval)
     text, cfg, rd = prepare(config_path, run_dir)
     trainer = Trainer(cfg, run_dir=None, status_interval=status_interval, progress=progress)
     try:
         rd.create(text, make_meta(Path(config_path), cfg["seed"], trainer.device.type, command))
     except OSError as e:
         raise RunDirError(f"cannot create run directory {rd.path}: {e.strerror or e}") from None
+    _train_in(rd, trainer)
+    return rd.path
+
+
+def _check_status_interval(status_interval) -> None:
+    if not isinstance(status_interval, int) or isinstance(status_interval, bool) or status_interval < 1:
+        raise ConfigError("status_interval", f"must be a positive integer, got {status_interval!r}")
+
+
+def _train_in(rd: RunDir, trainer) -> None:
+    """pid, training with graceful stops, and on an exception error.log and status ``dead``."""
     trainer.run_dir = rd
     rd.write_pid()
     try:
@@ -86,4 +109,99 @@ def run(config_path: str | Path, run_dir: str | Path | None = None, command: str
         raise
     finally:
         rd.remove_pid()
+
+
+# -- resume -------------------------------------------------------------------------------------
+def prepare_resume(run_dir: str | Path, total_steps: int | None = None):
+    """Check that ``run_dir`` can be resumed, without writing anything.
+
+    Returns ``(cfg, RunDir, step, state)``: the run's config (``train.total_steps`` set to the
+    new length), and the newest complete training state and its step. Raises RunDirError
+    (or ConfigError, if the run's config no longer validates) for a directory that is not a
+    run, a run still running, no complete checkpoint, a newer checkpoint format, a checkpoint
+    for another device, or a ``total_steps`` not above the checkpoint's step.
+    """
+    import torch
+
+    from src.runs.monitor import inspect_run
+    from src.training.state import StateError, newest_state
+
+    rd = RunDir(Path(run_dir))
+    if not rd.path.is_dir():
+        raise RunDirError(f"cannot resume {rd.path}: no such run directory")
+    if not rd.config_path.is_file():
+        raise RunDirError(f"cannot resume {rd.path}: not a run directory (no config.yaml)")
+    if total_steps is not None and (isinstance(total_steps, bool) or not isinstance(total_steps, int)
+                                    or total_steps < 1):
+        raise ConfigError("total_steps", f"must be a positive integer, got {total_steps!r}")
+    info = inspect_run(rd.path)
+    if info is not None and info.active:
+        stale = f", {info.status}: {info.note}" if info.status != "running" else ""
+        raise RunDirError(f"cannot resume {rd.path}: it is still running (pid {info.pid}{stale}); "
+                          f"stop it first (python -m src.cli.runs stop {rd.path} --wait)")
+    meta = rd.read_meta() or {}
+    config_dir = Path(meta["config_path"]).parent if isinstance(meta.get("config_path"), str) else None
+    _, cfg = load_config(rd.config_path, config_dir)
+    try:
+        found = newest_state(rd)
+    except StateError as e:
+        raise RunDirError(f"cannot resume {rd.path}: {e}") from None
+    if found is None:
+        raise RunDirError(f"cannot resume {rd.path}: no complete checkpoint (no {rd.STATE}/state_<step>.pt; "
+                          "model files alone do not hold the training state)")
+    step, state = found
+    target = total_steps if total_steps is not None else state["total_steps"]
+    if target <= step:
+        if total_steps is not None:
+            raise RunDirError(f"cannot resume {rd.path}: --total_steps {total_steps} is not above "
+                              f"the checkpoint's step {step}")
+        raise RunDirError(f"cannot resume {rd.path}: its newest checkpoint is at step {step}, past total_steps "
+                          f"{target}; pass --total_steps above {step} to extend it")
+    device = cfg["agent"]["params"]["device"] or ("cuda" if torch.cuda.is_available() else "cpu")
+    if torch.device(device).type != state["device"]:
+        raise RunDirError(f"cannot resume {rd.path}: its checkpoint was written on {state['device']}, "
+                          f"this process would train on {torch.device(device).type}")
+    train = cfg["train"]
+    if train["num_envs"] is None:  # the default depends on the device: keep the run's
+        train["num_envs"] = state["num_envs"]
+    train["total_steps"] = target
+    return cfg, rd, step, state
+
+
+def resume_run(run_dir: str | Path, total_steps: int | None = None, command: str | None = None,
+               status_interval: int = 100, progress: bool = True) -> Path:
+    """Continue a ``stopped``, ``dead`` or ``completed`` run from its newest complete checkpoint,
+    in the same run directory and with its own config.yaml; ``total_steps`` (above the
+    checkpoint's step) extends it. With ``train.checkpoint_replay: true`` (the default) the
+    resumed run ends exactly as an uninterrupted one would have.
+
+    Before training: ``metrics.jsonl`` records, state and model files past the checkpoint are
+    dropped, a line is appended to ``resumes.jsonl``, and status.json gains
+    ``resumed_from_step``, ``resumes`` and ``resume_exact``. Raises RunDirError / ConfigError
+    with nothing written when the run cannot be resumed (see ``prepare_resume``).
+    """
+    from src.runs.rundir import resume_record
+    from src.training.callbacks import CheckpointCallback
+    from src.training.trainer import Trainer
+
+    _check_status_interval(status_interval)
+    cfg, rd, step, state = prepare_resume(run_dir, total_steps)
+    trainer = Trainer(cfg, run_dir=None, status_interval=status_interval, progress=progress)
+    try:
+        trainer.load_state_dict(state)
+    except (ValueError, KeyError, RuntimeError) as e:
+        raise RunDirError(f"cannot resume {rd.path}: checkpoint at step {step} does not fit its config: "
+                          f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    exact = state["replay"] is not None
+    del state
+    prefix = next(cb.prefix for cb in trainer.callbacks if isinstance(cb, CheckpointCallback))
+    resumes = rd.begin_resume(resume_record(command, step, trainer.total_steps, exact), step, prefix)
+    trainer.resume_fields = {"resumed_from_step": step, "resumes": resumes, "resume_exact": exact}
+    if not exact:
+        trainer.resume_fields["resume_note"] = ("train.checkpoint_replay is false: the replay ring was refilled "
+                                                "after resuming, so this run is not exact")
+    if progress:
+        trainer.out.write(f"resuming {rd.path} from step {step} to {trainer.total_steps}"
+                          + ("" if exact else " (replay ring not in the checkpoint: refilled, not exact)") + "\n")
+    _train_in(rd, trainer)
     return rd.path

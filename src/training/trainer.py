@@ -7,6 +7,10 @@ on the device (episodes, results, loss) are read by the host only when status is
 
 Step semantics: ``step`` counts agent transitions (an agent move and the opponent's reply)
 summed over all games, so a batch step adds ``num_envs``; ``episode`` counts finished games.
+
+Resume: ``state_dict()`` gathers every component's state at a batch-step boundary (the
+checkpoint callback saves it in ``on_step_end``); ``load_state_dict()`` puts it back, and
+``train()`` then continues with the next batch step, without resetting the running games.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from src.runs.files import atomic_write_json
 from src.runs.rundir import RunDir, utc_now_iso
 from src.training.callbacks import build_callbacks, crossed
 from src.training.replay import ReplayBuffer
+from src.training.state import STATE_FORMAT, STATE_VERSION
 from src.training.timing import NullTimer, Timer
 from src.training.versus import Versus
 
@@ -66,6 +71,7 @@ class Trainer:
         train = cfg["train"]
         self.num_envs = train["num_envs"] or DEFAULT_NUM_ENVS.get(self.device.type, 256)
         self.total_steps = train["total_steps"]
+        self.checkpoint_replay = train["checkpoint_replay"]
         self.deterministic = train["deterministic"]
         gp = cfg["game"]["params"]
         self.game = make_game(cfg["game"]["id"], self.num_envs, device=self.device, seed=derive_seed(seed, 1), **gp)
@@ -91,6 +97,9 @@ class Trainer:
         self.episode = 0
         self.start_time = utc_now_iso()
         self.last_status: dict = {}
+        self.resumed_from: int | None = None  # the step of the state loaded by load_state_dict
+        self._metrics_step: int | None = None  # step of the last status record in metrics.jsonl
+        self.resume_fields: dict = {}  # added to status.json by a resumed run (see src.training.run)
 
     # -- counters that stay on the device between status writes ----------------------------
     def _zero_counters(self) -> None:
@@ -122,8 +131,10 @@ class Trainer:
         p = self.cfg["agent"]["params"]
         updates, batch_size, learning_starts = p["updates_per_step"], p["batch_size"], p["learning_starts"]
         self.t0 = self._last_write = time.perf_counter()
-        self._steps_at_last_write = 0
-        self.versus.reset()
+        self._steps_at_last_write = self._steps_at_start = self.step
+        resumed = self.resumed_from is not None
+        if not resumed:  # a resumed run continues the games it was playing
+            self.versus.reset()
         for cb in self.callbacks:
             cb.on_train_start(self)
         self.write_status("running")
@@ -148,6 +159,9 @@ class Trainer:
                 with self.timer.section("eval"):
                     self.evaluator.maybe_evaluate(self)
             self._maybe_write_status()
+            with self.timer.section("callbacks"):
+                for cb in self.callbacks:
+                    cb.on_step_end(self)
             if self.run_dir is not None and self.stop_reason is None and self.run_dir.stop_requested():
                 self.stop_reason = "stop file"
         status = "completed" if self.step >= self.total_steps else "stopped"
@@ -227,13 +241,14 @@ class Trainer:
             "last_heartbeat": utc_now_iso(),
             "num_envs": self.num_envs,
             "device": str(self.device),
-            "steps_per_sec": round(self.step / elapsed, 1) if elapsed > 0 else None,
+            "steps_per_sec": round((self.step - self._steps_at_start) / elapsed, 1) if elapsed > 0 else None,
             "recent_steps_per_sec": round(sps_now, 1),
             "updates": self.agent.num_updates,
             "learning_rate": self.agent.learning_rate,
             "loss": round(float(self.loss_sum) / self.loss_count, 6) if self.loss_count else None,
             "mean_q": round(float(self.q_sum) / self.loss_count, 6) if self.loss_count else None,
             "results": {"wins": w, "losses": l, "draws": d},
+            **self.resume_fields,
         }
         if hasattr(self.sampler, "status"):
             fields.update(self.sampler.status())
@@ -249,8 +264,9 @@ class Trainer:
             self.last_status = fields
             if self.run_dir is not None:
                 self.run_dir.write_status(fields)
-                if status == "running" or self.step > self._steps_at_last_write:
+                if self.step != self._metrics_step:  # one status record per step
                     self.run_dir.append_metrics(self._metrics_record(fields))
+                    self._metrics_step = self.step
         self._print_progress(fields)
         self.loss_sum.zero_()  # loss and mean Q are reported per status window
         self.q_sum.zero_()
@@ -266,13 +282,82 @@ class Trainer:
             rec["train_win_rate"] = round(f["results"]["wins"] / n, 4)
         return rec
 
-    def save_checkpoint(self, prefix: str) -> Path | None:
+    def save_checkpoint(self, prefix: str, keep_last: int | None = None) -> Path | None:
+        """The model file ``checkpoints/<prefix>_<step>.pt`` (for ``load_agent``), then the whole
+        training state ``state/state_<step>.pt`` (for resume; the newest ``keep_last`` kept).
+        Call at a batch-step boundary. Returns the model file's path."""
         if self.run_dir is None:
             return None
         with self.timer.section("io"):
             ckpt = self.agent.checkpoint({"step": self.step, "episode": int(self.episode_dev),
                                           "game": self.cfg["game"], "seed": self.cfg["seed"]})
-            return self.run_dir.save_checkpoint(ckpt, prefix, self.step)
+            path = self.run_dir.save_checkpoint(ckpt, prefix, self.step)
+            self.run_dir.save_state(self.state_dict(), self.step, keep_last)
+            return path
+
+    # -- the whole training state -----------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything needed to continue this run exactly from the current batch-step boundary.
+
+        ``report`` holds what only feeds status.json (the loss window, the start time): it is
+        restored, but depends on when status was written, so two runs may differ there.
+        ``replay`` is None with ``train.checkpoint_replay: false`` (the ring's sampling stream
+        is kept, the ring itself is refilled on resume, which is then not exact).
+        """
+        cuda = self.device.type == "cuda"
+        return {
+            "format": STATE_FORMAT, "version": STATE_VERSION,
+            "step": self.step, "total_steps": self.total_steps, "num_envs": self.num_envs,
+            "device": self.device.type, "agent_id": self.agent.agent_id,
+            "counters": {"step": self.step, "episode": self.episode_dev.clone(), "wins": self.wins_dev.clone(),
+                         "losses": self.losses_dev.clone(), "draws": self.draws_dev.clone()},
+            "rng": {"torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state(self.device) if cuda else None},
+            "agent": self.agent.state_dict(),
+            "replay": self.replay.state_dict() if self.checkpoint_replay else None,
+            "replay_generator": self.replay.generator.get_state(),
+            "versus": self.versus.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "callbacks": [cb.state_dict() for cb in self.callbacks],
+            "evaluator": self.evaluator.state_dict() if self.evaluator is not None else None,
+            "report": {"start_time": self.start_time, "loss_sum": self.loss_sum.clone(),
+                       "q_sum": self.q_sum.clone(), "loss_count": self.loss_count},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from ``state`` (from ``state_dict``, tensors anywhere): the next ``train()``
+        goes on with the batch step after ``state["step"]``. ``total_steps`` stays as built."""
+        if state["agent_id"] != self.agent.agent_id or state["num_envs"] != self.num_envs \
+                or state["device"] != self.device.type:
+            raise ValueError(f"training state of a {state['agent_id']} agent with {state['num_envs']} games on "
+                             f"{state['device']} does not fit this {self.agent.agent_id} trainer with "
+                             f"{self.num_envs} games on {self.device.type}")
+        if len(state["callbacks"]) != len(self.callbacks) or (state["evaluator"] is None) != (self.evaluator is None):
+            raise ValueError("training state does not match the configured callbacks or eval section")
+        c = state["counters"]
+        self.step = c["step"]
+        for name in ("episode", "wins", "losses", "draws"):
+            getattr(self, f"{name}_dev").copy_(c[name])
+        self.episode = int(self.episode_dev)
+        torch.set_rng_state(state["rng"]["torch"].cpu())
+        if state["rng"]["cuda"] is not None:
+            torch.cuda.set_rng_state(state["rng"]["cuda"].cpu(), self.device)
+        self.agent.load_state_dict(state["agent"])
+        if state["replay"] is not None:
+            self.replay.load_state_dict(state["replay"])
+        else:
+            self.replay.generator.set_state(state["replay_generator"].cpu())
+        self.versus.load_state_dict(state["versus"])
+        self.sampler.load_state_dict(state["sampler"])
+        for cb, s in zip(self.callbacks, state["callbacks"]):
+            cb.load_state_dict(s)
+        if self.evaluator is not None:
+            self.evaluator.load_state_dict(state["evaluator"])
+        r = state["report"]
+        self.start_time, self.loss_count = r["start_time"], r["loss_count"]
+        self.loss_sum.copy_(r["loss_sum"])
+        self.q_sum.copy_(r["q_sum"])
+        self.resumed_from = self._metrics_step = self.step  # that step's record is in metrics.jsonl
 
     # -- console ----------------------------------------------------------------------------
     def _progress_line(self, f: dict) -> str:

@@ -86,3 +86,43 @@ def test_cuda_and_cpu_replay_and_versus_agree_on_bitboards():
     for x, y in zip(*outs):
         for k in x:
             assert torch.equal(x[k], y[k]), k
+
+
+def test_cuda_run_stopped_and_resumed_ends_bit_identical_to_an_uninterrupted_one(tmp_path, monkeypatch):
+    """Resume on CUDA (torch backends, the pool's every-8-steps host check): same final state.
+    A second uninterrupted run is the control: if it differs too, the GPU kernels are not
+    deterministic here, which is not a resume problem."""
+    from src.runs.rundir import RunDir
+    from src.training import trainer as trainer_module
+    from src.training.run import run
+    from tests.training.helpers import tiny_config as raw_config
+    from tests.training.helpers import write_config
+    from tests.training.test_resume import assert_identical, comparable, final_state, status_of
+
+    monkeypatch.setattr(trainer_module, "STATUS_MIN_SECONDS", 0.0)
+    raw = raw_config(agent={"params": {"device": "cuda", "batch_size": 128, "replay_buffer_size": 8192,
+                                       "learning_starts": 512, "n_step": 3}},
+                     train={"num_envs": 256, "total_steps": 48 * 256, "opponent_sampler": {"type": "pool", "params": {
+                         "self_play": {"start_episode": 100, "current_self_fraction": 0.2, "past_self_fraction": 0.3,
+                                       "max_frozen_agents": 2, "save_every": 300},
+                         "heuristic_distribution": {"random": 0.5, "heuristic": 0.5}}},
+                         "callbacks": [{"type": "checkpoint", "params": {"interval": 16 * 256}},
+                                       {"type": "epsilon_decay", "params": {"every": "step"}}]})
+    config = write_config(tmp_path / "c.yaml", raw)
+    reference = run(config, tmp_path / "reference", progress=False, status_interval=256)
+    control = run(config, tmp_path / "control", progress=False, status_interval=256)
+    assert_identical(comparable(final_state(control)), comparable(final_state(reference)), "control")
+
+    original = RunDir.write_status
+
+    def stop_at_step_27(self, fields):
+        original(self, fields)
+        if fields["status"] == "running" and fields["step"] == 27 * 256 and "resumes" not in fields:
+            (self.path / "stop").touch()
+
+    monkeypatch.setattr(RunDir, "write_status", stop_at_step_27)
+    resumed = run(config, tmp_path / "resumed", progress=False, status_interval=256)
+    assert status_of(resumed)["step"] == 27 * 256
+    run(resume=resumed, progress=False, status_interval=256)
+    assert status_of(resumed)["status"] == "completed"
+    assert_identical(comparable(final_state(resumed)), comparable(final_state(reference)))

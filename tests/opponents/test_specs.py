@@ -31,7 +31,7 @@ def test_parse_opponent_spec_accepts_strings_and_one_key_mappings(spec, expected
     ("heurstic", "unknown opponent 'heurstic'; did you mean 'heuristic'?"),
     ("smart", "did you mean 'smart_heuristic'?"),
     ("serch:4", "did you mean 'search'?"),
-    ("minimax", "unknown opponent 'minimax' (expected one of random, heuristic, smart_heuristic, search)"),
+    ("minimax", "unknown opponent 'minimax' (expected one of random, heuristic, smart_heuristic, search, perfect, solver)"),
     ("search:0", "search depth must be an integer from 1 to 8, got 0"),
     ("search:9", "from 1 to 8, got 9"),
     ("search:two", "got 'two'"),
@@ -53,7 +53,7 @@ def test_parse_opponent_spec_rejects_bad_specs_with_a_one_line_message(spec, mes
 
 
 def test_names_and_canonical_specs():
-    assert OPPONENT_NAMES == ("random", "heuristic", "smart_heuristic", "search")
+    assert OPPONENT_NAMES == ("random", "heuristic", "smart_heuristic", "search", "perfect", "solver")
     assert format_opponent_spec("search", {"depth": 5}) == "search:5"
     assert format_opponent_spec("heuristic") == "heuristic"
     for spec in SPECS + [{"search": {"depth": 2}}]:

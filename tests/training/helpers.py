@@ -69,6 +69,9 @@ class Recorder:
     def on_status(self, trainer, fields):
         pass
 
+    def on_step_end(self, trainer):
+        pass
+
     def on_train_end(self, trainer, status):
         pass
 

@@ -64,6 +64,17 @@ CASES = [
     ("callback not a mapping", tiny_config(train={"callbacks": ["checkpoint"]}), "train.callbacks[0]", "mapping"),
     ("callback enabled not a boolean", tiny_config(train={"callbacks": [{"type": "lr_decay", "enabled": "yes"}]}),
      "train.callbacks[0].enabled", "true or false"),
+    ("checkpoint callback disabled", tiny_config(train={"callbacks": [{"type": "checkpoint", "enabled": False}]}),
+     "train.callbacks[0].enabled", "cannot be disabled"),
+    ("accuracy on a 5x6 board", tiny_config(game={"params": {"rows": 5, "cols": 6}}, eval={"accuracy": 100}),
+     "eval.accuracy", "6x7 boards only; this board is 5x6"),
+    ("perfect eval opponent on a 5x6 board", tiny_config(game={"params": {"rows": 5, "cols": 6}},
+                                                         eval={"opponents": ["random", "perfect"]}),
+     "eval.opponents[1]", "6x7 boards only"),
+    ("solver depth out of range", tiny_config(eval={"opponents": ["solver:50"]}), "eval.opponents[0]",
+     "solver depth must be an integer from 1 to 42"),
+    ("negative accuracy", tiny_config(eval={"accuracy": -1}), "eval.accuracy", ">= 0"),
+    ("no eval opponents and no accuracy", tiny_config(eval={"opponents": []}), "eval.opponents", "at least one"),
     ("unknown callback param", tiny_config(train={"callbacks": [{"type": "checkpoint", "params": {"intervall": 5}}]}),
      "train.callbacks[0].params.intervall", "did you mean 'interval'"),
     ("checkpoint interval zero", tiny_config(train={"callbacks": [{"type": "checkpoint", "params": {"interval": 0}}]}),
@@ -110,6 +121,27 @@ def test_invalid_config_raises_config_error_naming_the_key(tmp_path, raw, key, w
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_solver_features_without_the_solver_name_the_install_line(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "bitbully.bitbully_core", None)  # as if bitbully were not installed
+    for raw, key in [(tiny_config(eval={"accuracy": 50}), "eval.accuracy"),
+                     (tiny_config(eval={"opponents": ["perfect"]}), "eval.opponents[0]"),
+                     (pool(heuristic_distribution={"solver:3": 1.0}),
+                      "train.opponent_sampler.params.heuristic_distribution.solver:3")]:
+        with pytest.raises(ConfigError) as e:
+            load_config(write_config(tmp_path / "c.yaml", raw))
+        assert e.value.key == key and "pip install -e '.[solver]'" in str(e.value)
+
+
+def test_pool_solver_opponent_on_a_5x6_board_is_a_config_error(tmp_path):
+    raw = merge(pool(heuristic_distribution={"perfect": 1.0}), {"game": {"params": {"rows": 5, "cols": 6}}})
+    with pytest.raises(ConfigError) as e:
+        load_config(write_config(tmp_path / "c.yaml", raw))
+    assert e.value.key == "train.opponent_sampler.params.heuristic_distribution.perfect"
+    assert "6x7 boards only" in str(e.value)
+
+
 def test_cuda_device_without_cuda_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(write_config(tmp_path / "c.yaml", tiny_config(agent={"params": {"device": "cuda"}})))

@@ -164,3 +164,45 @@ def test_runs_show_plot_without_matplotlib_says_how_to_install_it(finished_run, 
 def test_runs_show_on_a_folder_that_is_not_a_run_fails_clearly(tmp_path):
     out = _runs("show", tmp_path)
     assert out.returncode == 1 and "not a run directory" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_accuracy_in_each_evaluation_reaches_status_metrics_show_and_plot(tmp_path, monkeypatch):
+    """eval.accuracy: each evaluation measures the agent's accuracy on the same cached position set;
+    it lands in status.json, metrics.jsonl, runs show and the plot."""
+    pytest.importorskip("bitbully")
+    from src.training import accuracy
+
+    monkeypatch.setenv("C4ENGINE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(accuracy, "_MEMORY", {})
+    calls = []
+    real_label = accuracy.label_positions
+    monkeypatch.setattr(accuracy, "label_positions", lambda *a, **k: calls.append(1) or real_label(*a, **k))
+    cfg = tiny_config(train={"total_steps": 256}, eval={"interval": 128, "opponents": [], "accuracy": 30})
+    rd = RunDir(run(write_config(tmp_path / "c.yaml", cfg), tmp_path / "accrun", progress=False))
+    evals = [r for r in rd.read_metrics() if r["kind"] == "eval"]
+    assert [r["step"] for r in evals] == [128, 256] and len(calls) == 1  # labelled once, measured twice
+    for r in evals:
+        a = r["accuracy"]
+        assert a["positions"] == 30 and 0 <= a["perfect"]["value"] <= a["good"]["value"] <= 1
+        assert a["perfect"]["ci95"][0] <= a["perfect"]["value"] <= a["perfect"]["ci95"][1]
+        assert set(a["bands"]) == {"4-9", "10-16", "17-24"}
+    status = json.loads((rd.path / "status.json").read_text())
+    assert status["eval"]["accuracy"] == evals[-1]["accuracy"]
+    # the agent's moves on the labelled set, judged here, agree with the recorded shares
+    from src.agents import load_agent
+    from src.games.backends import make_ops
+    from src.training.evaluation import AgentOpponent
+
+    final = sorted((rd.path / "checkpoints").glob("*.pt"), key=lambda p: int(p.stem.split("_")[-1]))[-1]
+    ps = accuracy.position_set(30, 0)
+    moves = AgentOpponent(load_agent(final), make_ops(Geometry(), torch.device("cpu"), "numba", 0)).act(
+        torch.from_numpy(ps.cur), torch.from_numpy(ps.mask)).numpy()
+    perfect, good = accuracy.judge(ps, moves)
+    assert round(perfect.mean(), 4) == evals[-1]["accuracy"]["perfect"]["value"]
+    assert round(good.mean(), 4) == evals[-1]["accuracy"]["good"]["value"]
+    out = _runs("show", rd.path)
+    assert out.returncode == 0, out.stderr
+    assert "accuracy on 30 random positions" in out.stdout and "perfect (95% CI)" in out.stdout
+    if pytest.importorskip("matplotlib"):
+        png = tmp_path / "acc.png"
+        assert _runs("show", rd.path, "--plot", png).returncode == 0 and png.read_bytes()[:4] == b"\x89PNG"

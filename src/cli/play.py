@@ -1,0 +1,180 @@
+"""``python -m src.cli.play CHECKPOINT [--first human|agent|random] [--opponent NAME] [--show-values] [--seed S]``
+
+Play one game of Connect4 against a trained agent in the terminal (or watch it play
+``--opponent``). The board is printed after every move, row 0 at the bottom, with the column
+numbers 1..cols under it; the first player's stones are X, the second's O. Type a column number
+to move; ``q`` (or the end of the input) quits. Input may be piped, one move per line.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from typing import TextIO
+
+import torch
+
+DESCRIPTION = "Play Connect4 against a trained agent (or watch it play an opponent)."
+
+
+def render(cur: int, mask: int, rows: int, cols: int) -> str:
+    """The board as text: X = first player, O = second player, row 0 at the bottom."""
+    h = rows + 1
+    ply = bin(mask).count("1")
+    first = cur if ply % 2 == 0 else cur ^ mask
+    lines = []
+    for r in range(rows - 1, -1, -1):
+        cells = []
+        for c in range(cols):
+            bit = 1 << (c * h + r)
+            cells.append("." if not mask & bit else ("X" if first & bit else "O"))
+        lines.append(" " + " ".join(f"{x:>{len(str(c + 1))}}" for c, x in zip(range(cols), cells)))
+    lines.append(" " + " ".join(str(c + 1) for c in range(cols)))
+    return "\n".join(lines)
+
+
+def format_values(values, legal) -> str:
+    return "  ".join(f"{c + 1}: {v:+.3f}" if ok else f"{c + 1}: -" for c, (v, ok) in enumerate(zip(values, legal)))
+
+
+class Game:
+    """One game on the batched engine with a batch of one (the engine's rules, not a copy)."""
+
+    def __init__(self, geometry):
+        from src.games.backends import make_ops
+
+        self.g = geometry
+        self.ops = make_ops(geometry, torch.device("cpu"), "torch", 0)
+        self.cur = torch.zeros(1, dtype=torch.int64)
+        self.mask = torch.zeros(1, dtype=torch.int64)
+        self.moves = 0
+
+    def legal(self) -> list[bool]:
+        return self.ops.legal_mask(self.mask)[0].tolist()
+
+    def play(self, col: int) -> tuple[bool, bool]:
+        """Play ``col`` for the side to move; returns (won, board full)."""
+        c, m, reward, done, _ = self.ops.play(self.cur, self.mask, torch.tensor([col]))
+        self.cur, self.mask = c, m
+        self.moves += 1
+        return bool(reward[0] > 0), bool(done[0]) and not bool(reward[0] > 0)
+
+    def planes(self) -> torch.Tensor:
+        return self.ops.to_planes(self.cur, self.mask)
+
+    def text(self) -> str:
+        return render(int(self.cur[0]), int(self.mask[0]), self.g.rows, self.g.cols)
+
+
+def ask_human(game: Game, inp: TextIO, out: TextIO) -> int | None:
+    """The human's column (0-based), or None to quit. Re-prompts on anything else."""
+    cols = game.g.cols
+    while True:
+        out.write(f"your move (1-{cols}, q to quit): ")
+        out.flush()
+        line = inp.readline()
+        if not line:  # end of input
+            out.write("\n")
+            return None
+        text = line.strip()
+        if not _isatty(inp):  # piped input: show what was read, so the transcript reads like a session
+            out.write(text + "\n")
+        if text.lower() in ("q", "quit", "exit"):
+            return None
+        if not text:
+            out.write(f"type a column number from 1 to {cols} (or q to quit)\n")
+            continue
+        if not text.lstrip("+-").isdigit():
+            out.write(f"{text!r} is not a column number: type 1 to {cols} (or q to quit)\n")
+            continue
+        col = int(text)
+        if not 1 <= col <= cols:
+            out.write(f"column {col} is off the board: type 1 to {cols}\n")
+            continue
+        if not game.legal()[col - 1]:
+            out.write(f"column {col} is full: choose another\n")
+            continue
+        return col - 1
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def main(argv: list[str] | None = None, inp: TextIO | None = None, out: TextIO | None = None) -> int:
+    inp = inp if inp is not None else sys.stdin
+    out = out if out is not None else sys.stdout
+    ap = argparse.ArgumentParser(prog="python -m src.cli.play", description=DESCRIPTION)
+    ap.add_argument("checkpoint", metavar="CHECKPOINT",
+                    help="the agent: a checkpoint written by the trainer, or an opponent name (e.g. perfect)")
+    ap.add_argument("--first", choices=("human", "agent", "random"), default="human",
+                    help="who moves first: you (or --opponent), the agent, or a coin toss (default human)")
+    ap.add_argument("--opponent", metavar="NAME", default=None,
+                    help="an opponent name (heuristic, search:4, perfect, ...) or another checkpoint plays instead of you")
+    ap.add_argument("--show-values", action="store_true", help="print the agent's value of each column before its move")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the coin toss and the players' random choices")
+    args = ap.parse_args(argv)
+
+    from src.agents import CheckpointError
+    from src.cli.players import PlayerError, load_player
+
+    device = torch.device("cpu")
+    try:
+        agent = load_player(args.checkpoint, device, seed=args.seed)
+        other = None
+        if args.opponent is not None:
+            other = load_player(args.opponent, device, seed=args.seed + 1, geometry=agent.geometry)
+    except (CheckpointError, PlayerError, ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    values_fn = getattr(agent.agent, "action_values", None)
+    if args.show_values and values_fn is None:
+        print(f"error: --show-values: {agent.kind} reports no values", file=sys.stderr)
+        return 2
+
+    game = Game(agent.geometry)
+    agent_first = {"agent": True, "human": False}.get(args.first)
+    if agent_first is None:
+        agent_first = random.Random(args.seed).random() < 0.5
+    other_name = "you" if other is None else other.kind
+    agent_name = "agent" if other is None or other.kind != agent.kind else f"agent ({agent.kind})"
+    x_name, o_name = (agent_name, other_name) if agent_first else (other_name, agent_name)
+    out.write(f"{agent.label} vs {'you' if other is None else other.label}\n")
+    out.write(f"X = {x_name} (moves first), O = {o_name}\n\n{game.text()}\n")
+
+    for turn in range(game.g.rows * game.g.cols):
+        agents_turn = (turn % 2 == 0) == agent_first
+        mover = "X" if turn % 2 == 0 else "O"
+        if agents_turn:
+            obs, legal = game.planes(), game.ops.legal_mask(game.mask)
+            if args.show_values:
+                out.write(f"agent values: {format_values(values_fn(obs, legal)[0].tolist(), legal[0].tolist())}\n")
+            col = int(agent.agent.act(obs, legal, deterministic=True)[0])
+            name = agent_name
+        elif other is None:
+            col = ask_human(game, inp, out)
+            if col is None:
+                out.write("quit: game abandoned\n")
+                return 0
+            name = "you"
+        else:
+            obs, legal = game.planes(), game.ops.legal_mask(game.mask)
+            col = int(other.agent.act(obs, legal, deterministic=True)[0])
+            name = other_name
+        won, full = game.play(col)
+        out.write(f"\n{name} ({mover}) plays {col + 1}\n{game.text()}\n")
+        if won:
+            winner = "you win" if name == "you" else f"{name} wins"
+            out.write(f"\nresult: {mover} wins ({winner}) in {game.moves} moves\n")
+            return 0
+        if full:
+            out.write(f"\nresult: draw ({game.moves} moves, the board is full)\n")
+            return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""``python -m src.cli.evaluate PLAYER --accuracy N``: solver-judged accuracy from the command line."""
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+
+from tests.cli.test_play import checkpoint  # noqa: F401  (fixture)
+
+pytest.importorskip("bitbully", reason="the solver extra (bitbully) is not installed")
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    from src.training import accuracy
+
+    monkeypatch.setenv("C4ENGINE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(accuracy, "_MEMORY", {})
+
+
+ROW = re.compile(r"^\s+(4-24|4-9|10-16|17-24)\s+(\d+)\s+([\d.]+) \[([\d.]+), ([\d.]+)\]\s+([\d.]+) \[([\d.]+), ([\d.]+)\]")
+
+
+def rows(out: str) -> dict:
+    found = {}
+    for line in out.splitlines():
+        m = ROW.match(line)
+        if m:
+            n, p, plo, phi, g, glo, ghi = (float(x) for x in m.groups()[1:])
+            found[m.group(1)] = dict(n=n, perfect=p, good=g)
+            assert plo <= p <= phi and glo <= g <= ghi
+    return found
+
+
+def test_accuracy_of_a_checkpoint_overall_and_by_band(checkpoint, capsys):  # noqa: F811
+    from src.cli.evaluate import main
+
+    assert main([str(checkpoint), "--accuracy", "60"]) == 0
+    out = capsys.readouterr().out
+    table = rows(out)
+    assert set(table) == {"4-24", "4-9", "10-16", "17-24"}
+    assert table["4-24"]["n"] == 60 == sum(table[b]["n"] for b in ("4-9", "10-16", "17-24"))
+    assert table["4-24"]["perfect"] <= table["4-24"]["good"]
+    assert "games per opponent" not in out  # --accuracy alone plays no games
+
+
+def test_the_perfect_player_scores_one_and_games_still_work(capsys):
+    from src.cli.evaluate import main
+
+    assert main(["perfect", "--accuracy", "40", "--opponents", "random", "--games", "4"]) == 0
+    out = capsys.readouterr().out
+    assert rows(out)["4-24"]["perfect"] == 1.0
+    assert re.search(r"random\s+score 1\.0000", out)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["CKPT", "--accuracy", "-3"], "--accuracy must be a positive number"),
+    (["CKPT", "--opponents", "solver:0"], "solver depth must be an integer from 1 to 42"),
+    (["nothing/here.pt", "--accuracy", "5"], "checkpoint not found"),
+])
+def test_bad_arguments_are_one_line_errors(checkpoint, argv, message, capsys):  # noqa: F811
+    from src.cli.evaluate import main
+
+    try:
+        rc = main([str(checkpoint) if a == "CKPT" else a for a in argv])
+    except SystemExit as e:  # argparse errors
+        rc = e.code
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err
+
+
+def test_missing_solver_is_one_clear_line(checkpoint, monkeypatch, capsys):  # noqa: F811
+    from src.cli.evaluate import main
+
+    monkeypatch.setitem(sys.modules, "bitbully.bitbully_core", None)
+    assert main([str(checkpoint), "--accuracy", "10"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "pip install -e '.[solver]'" in err and len(err.splitlines()) == 1
