@@ -207,14 +207,16 @@ class RunDir:
         if self._tensorboard is not None:
             self._tensorboard.add_record(record)
 
-    def enable_tensorboard(self) -> None:
+    def enable_tensorboard(self, resumed_from_step: int | None = None) -> None:
         """Mirror every metrics record from now on as TensorBoard scalars under `tensorboard/`
-        (see `src.runs.tensorboard`). Raises ImportError naming the extra when tensorboard
-        is not installed."""
+        (see `src.runs.tensorboard`); a run resumed from `resumed_from_step` supersedes the
+        events past that step, as `begin_resume` does the metrics records. Raises ImportError
+        naming the extra when tensorboard is not installed."""
         from src.runs.tensorboard import TensorBoardWriter
 
         if self._tensorboard is None:
-            self._tensorboard = TensorBoardWriter(self.tensorboard_path)
+            purge = None if resumed_from_step is None else resumed_from_step + 1
+            self._tensorboard = TensorBoardWriter(self.tensorboard_path, purge_step=purge)
 
     def close(self) -> None:
         """Flush and close the TensorBoard writer, if any (the other files are closed per write)."""

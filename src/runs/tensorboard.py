@@ -2,13 +2,15 @@
 
 Every record appended to ``metrics.jsonl`` is written again as TensorBoard scalars at the
 record's ``step``, under ``RUN_DIR/tensorboard/``. The tags come from the record itself, so a
-field added later shows up without a change here: each numeric leaf (nested mappings
-flattened with ``/``) becomes ``<group>/<path>``, where the group is ``train`` for
+field added later shows up without a change here: each numeric leaf (nested mappings and
+lists flattened with ``/``, list items by index) becomes ``<group>/<path>``, where the group is ``train`` for
 ``kind: status`` records and the record's kind otherwise (``eval``). A leading path part
 equal to the group is not repeated:
 
     {"kind": "status", "step": 512, "loss": 0.1, "epsilon": 0.9}  ->  train/loss, train/epsilon
     {"kind": "eval", "step": 512, "eval": {"random": {"score": 0.8}}}  ->  eval/random/score
+    {"kind": "eval", ..., "accuracy": {"perfect": {"value": 0.6, "ci95": [0.5, 0.7]}}}
+        ->  eval/accuracy/perfect/value, eval/accuracy/perfect/ci95/0, eval/accuracy/perfect/ci95/1
 
 ``step``, ``kind`` and ``time`` are not scalars; null, boolean and text values are skipped.
 """
@@ -34,6 +36,9 @@ def _leaves(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...]
     if isinstance(value, dict):
         for k, v in value.items():
             yield from _leaves(v, path + (str(k),))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _leaves(v, path + (str(i),))
     elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         yield path, float(value)
 
@@ -53,15 +58,18 @@ def record_scalars(record: dict) -> dict[str, float]:
 
 class TensorBoardWriter:
     """Writes metrics records as scalars into event files under ``logdir`` (flushed per record,
-    so a live TensorBoard follows the run)."""
+    so a live TensorBoard follows the run).
 
-    def __init__(self, logdir: str | os.PathLike):
+    ``purge_step``: for a resumed run, the first step it writes again; TensorBoard then drops the
+    earlier events from that step on (as the resume drops those metrics.jsonl records)."""
+
+    def __init__(self, logdir: str | os.PathLike, purge_step: int | None = None):
         if not tensorboard_available():
             raise ImportError(f"train.tensorboard needs the tensorboard package: {INSTALL_HINT}")
         from torch.utils.tensorboard import SummaryWriter
 
         self.logdir = Path(logdir)
-        self._writer = SummaryWriter(log_dir=str(self.logdir))
+        self._writer = SummaryWriter(log_dir=str(self.logdir), purge_step=purge_step)
 
     def add_record(self, record: dict) -> None:
         step = record.get("step")

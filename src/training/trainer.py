@@ -120,7 +120,7 @@ class Trainer:
         With ``train.tensorboard`` the run directory mirrors every metrics record to
         TensorBoard event files (``RUN_DIR/tensorboard/``) for the length of the run."""
         if self.run_dir is not None and self.cfg["train"].get("tensorboard"):
-            self.run_dir.enable_tensorboard()
+            self.run_dir.enable_tensorboard(self.resume_fields.get("resumed_from_step"))
         try:
             return self._train()
         finally:
