@@ -6,6 +6,16 @@ Two ways per (backend, device, N):
 * kernel - the kernel's fastest path: ``random_rollout`` (action choice fused into the step,
            many steps per call, no observations), the ceiling of the backend.
 
+and, against an opponent (one step = an agent move plus the opponent's reply, two plies):
+
+* versus - the trainer's native path: ``Versus.step`` with a uniformly random opponent and
+           random legal agent moves, torch tensors on the device;
+* gym    - the same games through ``Connect4VectorEnv`` (``src.envs``), numpy arrays in and
+           out: the agent's move is an argmax of random numbers over ``infos["action_mask"]``,
+           ``step`` returns obs, rewards, terminations and masks as numpy (``final_obs`` too,
+           in steps where a game ended). gym / versus is the cost of the adapter. Needs
+           gymnasium (the ``gym`` extra); skipped without it, or with ``--no-gym``.
+
 Every measurement is warmed up first (numba compiles, CUDA initialises) and timed for about
 ``--seconds`` in ~10 windows; on CUDA the clock is read after ``torch.cuda.synchronize()``.
 The table gives the best window and the median: on a machine shared with other jobs the
@@ -75,6 +85,36 @@ def api_rates(backend: str, device: torch.device, n: int, seconds: float, rows: 
     return [r * n for r in timed(step, seconds, sync_for(device))]
 
 
+def versus_rates(backend: str, device: torch.device, n: int, seconds: float, rows: int, cols: int) -> list[float]:
+    from src.opponents.samplers import RandomSampler
+    from src.training.versus import Versus
+
+    game = make_game("connect4", n, device=device, backend=backend, seed=0, rows=rows, cols=cols)
+    versus = Versus(game, RandomSampler(game.geometry, game.device, game.backend, 1), "random", seed=2)
+    versus.reset()
+
+    def step():
+        versus.step(game.ops.random_legal_actions(game.mask))
+
+    return [r * n for r in timed(step, seconds, sync_for(device))]
+
+
+def gym_rates(backend: str, device: torch.device, n: int, seconds: float, rows: int, cols: int) -> list[float]:
+    from src.envs.gym_env import Connect4VectorEnv
+
+    envs = Connect4VectorEnv(n, opponent="random", rows=rows, cols=cols, device=str(device), backend=backend)
+    _, info = envs.reset(seed=0)
+    noise = np.random.default_rng(0).random((8, n, cols), dtype=np.float32)  # reused: no RNG cost in the loop
+    state = {"info": info, "k": 0}
+
+    def step():
+        state["k"] = (state["k"] + 1) % len(noise)
+        actions = np.argmax(noise[state["k"]] * state["info"]["action_mask"], axis=1)
+        state["info"] = envs.step(actions)[4]
+
+    return [r * n for r in timed(step, seconds, lambda: None)]  # numpy out: already synchronised
+
+
 def kernel_rates(backend: str, device: torch.device, n: int, seconds: float, rows: int, cols: int,
                  steps: int) -> list[float]:
     g = Geometry(rows, cols)
@@ -108,11 +148,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cols", type=int, default=7)
     p.add_argument("--rollout-steps", type=int, default=0,
                    help="steps per random_rollout call (default: 64 for numba, 16 for torch)")
+    p.add_argument("--no-gym", action="store_true", help="skip the versus and gym (Connect4VectorEnv) columns")
     p.add_argument("--torch-cpu-max", type=int, default=262144,
                    help="skip torch-on-cpu above this many games: it is slow (0: no limit)")
     args = p.parse_args(argv)
 
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    gym = not args.no_gym
+    if gym:
+        import importlib.util
+
+        if importlib.util.find_spec("gymnasium") is None:
+            print("gymnasium is not installed (pip install -e '.[gym]'): versus and gym columns skipped")
+            gym = False
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     for b in backends:
         if b not in ("numba", "torch", "torch_compiled"):
@@ -137,24 +185,32 @@ def main(argv: list[str] | None = None) -> int:
             label = f"{backend:14s} {str(device):6s} N={n:>8d}"
             if backend.startswith("torch") and device.type == "cpu" and args.torch_cpu_max and n > args.torch_cpu_max:
                 print(f"{label}  skipped (torch on the CPU above --torch-cpu-max={args.torch_cpu_max})", flush=True)
-                rows.append((backend, str(device), n, [], []))
+                rows.append((backend, str(device), n, [], [], [], []))
                 continue
             api = api_rates(backend, device, n, args.seconds, args.rows, args.cols)
             print(f"{label}  api {max(api):9.3e} (median {np.median(api):9.3e})", end="", flush=True)
             kern = kernel_rates(backend, device, n, args.seconds, args.rows, args.cols, steps)
             print(f"  kernel {max(kern):9.3e} (median {np.median(kern):9.3e}) steps/s, {steps} steps per call",
-                  flush=True)
-            rows.append((backend, str(device), n, api, kern))
+                  end="", flush=True)
+            vs = gy = []
+            if gym and backend != "torch_compiled":
+                vs = versus_rates(backend, device, n, args.seconds, args.rows, args.cols)
+                gy = gym_rates(backend, device, n, args.seconds, args.rows, args.cols)
+                print(f"  versus {max(vs):9.3e}  gym {max(gy):9.3e}", end="")
+            print(flush=True)
+            rows.append((backend, str(device), n, api, kern, vs, gy))
             if device.type == "cuda":
                 torch.cuda.empty_cache()
 
     print()
     print("env steps/s: best of ~10 windows (median in brackets)")
-    print("| backend | device | N | api steps/s | kernel steps/s |")
-    print("|---|---|---:|---:|---:|")
+    print("versus and gym: agent steps/s against a random opponent (each step two plies); gym/versus of the best windows")
+    print("| backend | device | N | api steps/s | kernel steps/s | versus steps/s | gym steps/s | gym/versus |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     fmt = lambda x: "skipped" if not x else f"{max(x):.2e} ({np.median(x):.2e})"  # noqa: E731
-    for backend, device, n, api, kern in rows:
-        print(f"| {backend} | {device} | {n:,} | {fmt(api)} | {fmt(kern)} |")
+    for backend, device, n, api, kern, vs, gy in rows:
+        ratio = f"{max(gy) / max(vs):.2f}" if vs and gy else "-"
+        print(f"| {backend} | {device} | {n:,} | {fmt(api)} | {fmt(kern)} | {fmt(vs)} | {fmt(gy)} | {ratio} |")
     return 0
 
 

@@ -52,7 +52,7 @@ fi
 echo
 echo "== benchmark: env_sps.py on CUDA (target: public API >= 5e9 env-steps/s at >= 1M games)"
 timeout "$BENCH_TIMEOUT" "$PY" benchmarks/env_sps.py --backends torch,torch_compiled --device cuda \
-    --sizes 65536,1048576,4194304 --seconds 2 2>&1 | tee "$bench_out"
+    --sizes 65536,1048576,4194304 --seconds 2 --no-gym 2>&1 | tee "$bench_out"
 bench_rc=${PIPESTATUS[0]}
 
 # Training throughput (targets: >= 5e7 agent-steps/s at >= 0.25 samples per agent step,

@@ -11,6 +11,7 @@
       checkpoints/     <prefix>_<step>.pt (the model: `load_agent` reads these)
       state/           state_<step>.pt: the whole training state, for `--resume` (newest K kept)
       resumes.jsonl    one line per resume (time, command, git commit, from step)
+      tensorboard/     event files mirroring metrics.jsonl, with `enable_tensorboard()`
 
 The order the trainer follows, so that `runs list` can tell the states apart:
 `create` -> `write_pid` -> `write_status({"status": "running", ...})` ... ->
@@ -91,6 +92,7 @@ class RunDir:
     CHECKPOINTS = "checkpoints"
     STATE = "state"
     RESUMES = "resumes.jsonl"
+    TENSORBOARD = "tensorboard"
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -104,6 +106,8 @@ class RunDir:
         self.metrics_path = self.path / self.METRICS
         self.state_dir = self.path / self.STATE
         self.resumes_path = self.path / self.RESUMES
+        self.tensorboard_path = self.path / self.TENSORBOARD
+        self._tensorboard = None
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -197,8 +201,28 @@ class RunDir:
         return path
 
     def append_metrics(self, record: dict) -> None:
-        """Append `record` as one line of `metrics.jsonl` (flushed and fsynced)."""
+        """Append `record` as one line of `metrics.jsonl` (flushed and fsynced), and mirror its
+        numeric fields to TensorBoard once `enable_tensorboard()` was called."""
         append_jsonl(self.metrics_path, record)
+        if self._tensorboard is not None:
+            self._tensorboard.add_record(record)
+
+    def enable_tensorboard(self, resumed_from_step: int | None = None) -> None:
+        """Mirror every metrics record from now on as TensorBoard scalars under `tensorboard/`
+        (see `src.runs.tensorboard`); a run resumed from `resumed_from_step` supersedes the
+        events past that step, as `begin_resume` does the metrics records. Raises ImportError
+        naming the extra when tensorboard is not installed."""
+        from src.runs.tensorboard import TensorBoardWriter
+
+        if self._tensorboard is None:
+            purge = None if resumed_from_step is None else resumed_from_step + 1
+            self._tensorboard = TensorBoardWriter(self.tensorboard_path, purge_step=purge)
+
+    def close(self) -> None:
+        """Flush and close the TensorBoard writer, if any (the other files are closed per write)."""
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+            self._tensorboard = None
 
     def read_metrics(self) -> list[dict]:
         """All complete records of `metrics.jsonl`; a line torn by a kill is skipped."""

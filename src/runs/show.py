@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -118,6 +119,8 @@ def show_report(run_dir: str | os.PathLike, now: datetime | None = None) -> list
         lines.append(f"latest:   {ckpts[-1]}")
     states = rd.state_steps()
     lines.append(f"resume:   {'from step ' + str(states[-1]) if states else 'no training state saved'}")
+    if rd.tensorboard_path.is_dir():
+        lines.append(f"tensorboard: tensorboard --logdir {shlex.quote(str(rd.tensorboard_path))}")
     return lines
 
 

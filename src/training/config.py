@@ -19,6 +19,14 @@ SAMPLER_TYPES = ("random", "pool")
 CALLBACK_TYPES = ("checkpoint", "epsilon_decay", "lr_decay")
 
 
+def _tensorboard(value: bool, key: str) -> bool:
+    from src.runs.tensorboard import INSTALL_HINT, tensorboard_available
+
+    if value and not tensorboard_available():
+        raise ConfigError(key, f"TensorBoard logging needs the tensorboard package, which is not installed: {INSTALL_HINT}")
+    return value
+
+
 GAME_PARAMS = Schema({
     "rows": Field("int", 6, "board rows", min=1),
     "cols": Field("int", 7, "board columns", min=1),
@@ -61,6 +69,8 @@ TRAIN = Schema({
     "num_envs": Field("int", None, "games played at once (null: 256 on CPU, 16384 on CUDA)", nullable=True, min=1),
     "deterministic": Field("bool", False, "greedy acting during training (no epsilon)"),
     "track_timings": Field("bool", False, "record and print a timing breakdown"),
+    "tensorboard": Field("bool", False, "also write metrics.jsonl's scalars as TensorBoard event files under "
+                         "RUN_DIR/tensorboard/ (needs the tensorboard extra)", check=_tensorboard),
     "checkpoint_replay": Field("bool", True, "save the replay ring in each checkpoint's training state; false: "
                                "smaller files, but a resumed run refills the ring and is not exact"),
     "start_policy": Field("str", "random", "who moves first in each game", choices=START_POLICIES),

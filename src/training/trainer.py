@@ -105,7 +105,19 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------
     def train(self) -> str:
-        """Train until ``total_steps`` or a stop request; returns 'completed' or 'stopped'."""
+        """Train until ``total_steps`` or a stop request; returns 'completed' or 'stopped'.
+
+        With ``train.tensorboard`` the run directory mirrors every metrics record to
+        TensorBoard event files (``RUN_DIR/tensorboard/``) for the length of the run."""
+        if self.run_dir is not None and self.cfg["train"].get("tensorboard"):
+            self.run_dir.enable_tensorboard(self.resume_fields.get("resumed_from_step"))
+        try:
+            return self._train()
+        finally:
+            if self.run_dir is not None:
+                self.run_dir.close()
+
+    def _train(self) -> str:
         self.t0 = self._last_write = time.perf_counter()
         self._steps_at_last_write = self._steps_at_start = self.step
         resumed = self.resumed_from is not None
