@@ -8,6 +8,10 @@ two components never share a stream by accident and a new one takes a new name.
 The formulas are the ones the project used before this table existed, so runs keep their
 trajectories (``tests/training/test_dqn_pinned.py`` pins them). ``None`` (no seed) stays
 ``None``: the component then draws fresh entropy.
+
+Data-parallel runs (``torchrun``): ``rank_seed(seed, rank)`` is the seed every per-rank stream
+(games, exploration, replay, opponents, seats) is derived from, so each rank plays different
+games; rank 0 keeps the config seed, so a one-process run is unchanged.
 """
 from __future__ import annotations
 
@@ -46,3 +50,18 @@ def child_seed(seed: int | None, family: str, index: int = 0) -> int | None:
         raise KeyError(f"unknown stream family {family!r}; known: {', '.join(FAMILIES)}")
     mult, offset = FAMILIES[family]
     return None if seed is None else seed + mult * (index + 1) + offset
+
+
+_RANK_SALT = 0x9E3779B97F4A7C15  # the golden-ratio constant of splitmix64
+
+
+def rank_seed(seed: int | None, rank: int) -> int | None:
+    """The seed of rank ``rank``'s streams in a data-parallel run: ``seed`` itself for rank 0
+    (a one-process run keeps its trajectory), for rank r > 0 a splitmix64 mix of (seed, r),
+    so two ranks never share a stream and no rank's seed is another's plus a small offset."""
+    if seed is None or rank == 0:
+        return seed
+    z = (seed + _RANK_SALT * rank) % 2 ** 64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2 ** 64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2 ** 64
+    return (z ^ (z >> 31)) % _MOD

@@ -92,6 +92,9 @@ class DQNAgent:
                                params["conv_channels"], params.get("features", "planes")).to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=params["learning_rate"])
+        # the module the loss is computed through: ``online`` itself, or it wrapped in
+        # DistributedDataParallel by ``distribute`` (acting and targets use ``online``)
+        self.trained = self.online
         self.num_updates = 0
         self.features = params.get("features", "planes")
         self.geometry = Geometry(self.observation_shape[1], self.observation_shape[2])
@@ -148,7 +151,7 @@ class DQNAgent:
         dones bool [B], next_legal bool [B, A], discounts float32 [B] or None (gamma).
         """
         targets = self.td_targets(rewards, dones, next_obs, next_legal, discounts)
-        q = self.online(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
+        q = self.trained(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
         self.last_q_mean = q.detach().mean()
         loss = F.huber_loss(q, targets, delta=self.params["huber_delta"])
         self.optimizer.zero_grad(set_to_none=True)
@@ -160,6 +163,12 @@ class DQNAgent:
         if self.num_updates % self.params["target_update_interval"] == 0:
             self.sync_target()
         return loss.detach()
+
+    def distribute(self, wrap) -> None:
+        """Average gradients over the ranks (``wrap``: DistributedDataParallel, which also
+        broadcasts rank 0's weights); the target network restarts from the shared weights."""
+        self.trained = wrap(self.online)
+        self.sync_target()
 
     def sync_target(self) -> None:
         self.target.load_state_dict(self.online.state_dict())

@@ -54,6 +54,9 @@ class DQNLearner:
         self.q_sum.zero_()
         self.loss_count = 0
 
+    def distribute(self, wrap) -> None:
+        self.agent.distribute(wrap)
+
     def state_dict(self, include_replay: bool = True) -> dict:
         return {"agent": self.agent.state_dict(),
                 "replay": self.replay.state_dict() if include_replay else None,

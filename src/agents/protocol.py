@@ -60,6 +60,13 @@ class Learner(Protocol):
         """Start a new window for the averaged status fields."""
         ...
 
+    def distribute(self, wrap) -> None:
+        """Data-parallel training (``torchrun``): ``wrap(module)`` returns ``module`` in
+        DistributedDataParallel; use the wrapped module for the forward passes whose loss is
+        back-propagated (gradients are then averaged over the ranks) and the raw one for
+        everything else. Called once, before training, and only with more than one process."""
+        ...
+
     def state_dict(self, include_replay: bool = True) -> dict:
         """The whole learner state; ``include_replay=False`` leaves the replay ring's contents out."""
         ...

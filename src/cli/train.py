@@ -1,9 +1,12 @@
 """``python -m src.cli.train --config CONFIG [--run_dir DIR]``: run the training pipeline;
 ``python -m src.cli.train --resume RUN_DIR [--total_steps N]``: continue a stopped, dead or
-completed run from its newest complete checkpoint."""
+completed run from its newest complete checkpoint;
+``torchrun --nproc_per_node=K -m src.cli.train --config CONFIG [--run_dir DIR]``: one run on K
+processes (data-parallel, see ``src.training.distributed``)."""
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 
@@ -31,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.total_steps is not None and args.total_steps < 1:
         parser.error(f"--total_steps must be a positive integer, got {args.total_steps}")
     command = "python -m src.cli.train " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    from src.training.distributed import env_world_size
+
+    main_rank = os.environ.get("RANK", "0") == "0"
+    if env_world_size() > 1:
+        command = _torchrun_command() or command
     from src.training.run import run
 
     try:
@@ -39,13 +47,25 @@ def main(argv: list[str] | None = None) -> int:
         else:
             run_dir = run(args.config, args.run_dir, command=command)
     except (ConfigError, RunDirError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        if main_rank:  # under torchrun every rank meets the same error: say it once
+            print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    print(f"run directory: {run_dir}")
+    if main_rank:
+        print(f"run directory: {run_dir}")
     return 0
+
+
+def _torchrun_command() -> str | None:
+    """The torchrun command line that started this worker (its parent process), for meta.json."""
+    try:
+        import psutil
+
+        return shlex.join(psutil.Process().parent().cmdline())
+    except Exception:
+        return None
 
 
 if __name__ == "__main__":

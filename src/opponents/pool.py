@@ -84,7 +84,9 @@ class PoolSampler(OpponentSampler):
     Network opponents act greedily over legal moves. On the CPU each opponent acts on its own
     games only; on a GPU every opponent acts on the whole batch and ``torch.where`` picks, so
     nothing synchronises with the host. The finished-game count is read by the host only every
-    ``check_every`` batch steps on a GPU (every step on the CPU) to decide snapshots.
+    ``check_every`` batch steps on a GPU (every step on the CPU) to decide snapshots; in a
+    data-parallel run it is the count summed over the ranks (``start_episode`` and
+    ``save_every`` then count the games of all ranks), so every rank's snapshots are the same.
 
     Opponent ids: ``0..K-1`` the heuristics, ``K`` the current self, ``K+1+slot`` a frozen
     snapshot in memory slot ``slot``.
@@ -123,6 +125,7 @@ class PoolSampler(OpponentSampler):
         self.next_snapshot = self.start_episode
         self.check_every = 1 if self.device.type == "cpu" else 8
         self._calls = 0
+        self._sum = None  # sums counters over the ranks of a data-parallel run (``distribute``)
 
     @property
     def frozen(self) -> list[torch.nn.Module]:
@@ -141,7 +144,7 @@ class PoolSampler(OpponentSampler):
     def on_new_games(self, new: torch.Tensor) -> None:
         self._calls += 1
         if self._calls % self.check_every == 0:
-            self.finished = int(self.finished_dev)
+            self.finished = int(self.finished_dev) if self._sum is None else self._sum([int(self.finished_dev)])[0]
             if self.finished >= self.next_snapshot:
                 self._snapshot()
                 # the next multiple of save_every after start_episode that lies ahead
@@ -183,6 +186,11 @@ class PoolSampler(OpponentSampler):
                 else:
                     replies = torch.where(self.opponent_id == pid, act(cur, mask), replies)
         return replies
+
+    def distribute(self, sum_ints) -> None:
+        """Snapshots are decided on the finished games of all ranks: every rank takes the same
+        snapshots of the same (identical) network at the same batch step."""
+        self._sum = sum_ints
 
     @torch.no_grad()
     def _greedy(self, net, cur, mask):

@@ -33,6 +33,11 @@ class OpponentSampler(Protocol):
         """Extra status.json fields (``opponent_mix``, ...)."""
         return {}
 
+    def distribute(self, sum_ints) -> None:
+        """Data-parallel training: ``sum_ints(list[int]) -> list[int]`` sums counters over the
+        ranks (a collective: call it at the same point on every rank). A sampler whose
+        decisions must agree across ranks (the pool's snapshots) takes them from such sums."""
+
     def state_dict(self) -> dict:
         return {}
 

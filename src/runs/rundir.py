@@ -189,6 +189,17 @@ class RunDir:
         """Atomically write `error.log` (the traceback of the exception that ended the run)."""
         atomic_write_text(self.error_path, text)
 
+    def append_error(self, text: str) -> None:
+        """Append ``text`` to `error.log` in one write (a data-parallel run: each failing rank
+        adds its own section; sections are small, so concurrent appends do not interleave)."""
+        data = text if text.endswith("\n") else text + "\n"
+        fd = os.open(self.error_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, data.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
     # ---- checkpoints / metrics ---------------------------------------------------------------
     def checkpoint_path(self, prefix: str, step: int) -> Path:
         return self.checkpoints / f"{prefix}_{step}.pt"

@@ -59,7 +59,7 @@ class CheckpointCallback(Callback):
         self.last_saved: int | None = None
 
     def on_step_end(self, trainer) -> None:
-        if crossed(trainer.step - trainer.num_envs, trainer.step, self.interval):
+        if crossed(trainer.step - trainer.steps_per_batch, trainer.step, self.interval):
             self.save(trainer)
 
     def on_train_end(self, trainer, status) -> None:
@@ -89,9 +89,11 @@ class EpsilonDecayCallback(Callback):
     def on_step(self, trainer, batch) -> None:
         agent = trainer.agent
         if self.every == "step":
-            agent.epsilon.mul_(agent.epsilon_decay ** trainer.num_envs)
+            agent.epsilon.mul_(agent.epsilon_decay ** trainer.steps_per_batch)
         else:  # decay ** n_done as exp(n_done * log(decay)), without leaving the device
-            n_done = batch["done"].sum().to(agent.epsilon.dtype)
+            # with several ranks: this rank's finished games times the world size (an
+            # estimate of all ranks' count that needs no collective per batch step)
+            n_done = batch["done"].sum().to(agent.epsilon.dtype) * trainer.world_size
             agent.epsilon.mul_(torch.exp(n_done * math.log(agent.epsilon_decay)))
         agent.epsilon.clamp_(min=agent.epsilon_min)
 
@@ -111,7 +113,7 @@ class LRDecayCallback(Callback):
         return getattr(trainer.agent, self.optimizer_attr)
 
     def on_step(self, trainer, batch) -> None:
-        k = crossed(trainer.step - trainer.num_envs, trainer.step, self.interval_steps)
+        k = crossed(trainer.step - trainer.steps_per_batch, trainer.step, self.interval_steps)
         if k:
             for group in self._optimizer(trainer).param_groups:
                 group["lr"] = max(self.min_lr, group["lr"] * self.decay_factor ** k)

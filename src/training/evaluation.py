@@ -146,7 +146,7 @@ class Evaluator:
         self.last_step: int | None = None
 
     def maybe_evaluate(self, trainer) -> None:
-        if crossed(trainer.step - trainer.num_envs, trainer.step, self.interval):
+        if crossed(trainer.step - trainer.steps_per_batch, trainer.step, self.interval):
             self.evaluate(trainer)
 
     def finish(self, trainer) -> None:

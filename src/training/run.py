@@ -13,12 +13,13 @@ from src.config.schema import ConfigError
 
 
 @contextmanager
-def _stop_on_signals(trainer):
+def _stop_on_signals(trainer, interrupt_twice: bool = True):
     """SIGTERM and Ctrl-C ask the trainer to stop after the current batch step; a second
-    Ctrl-C interrupts at once."""
+    Ctrl-C interrupts at once (``interrupt_twice``; not under torchrun, where one Ctrl-C
+    reaches a worker twice: from the terminal and forwarded by torchrun)."""
     def handler(signum, frame):
         name = signal.Signals(signum).name
-        if trainer.stop_reason is not None and signum == signal.SIGINT:
+        if trainer.stop_reason is not None and signum == signal.SIGINT and interrupt_twice:
             raise KeyboardInterrupt
         trainer.request_stop(name)
 
@@ -65,9 +66,16 @@ def run(config_path: str | Path | None = None, run_dir: str | Path | None = None
     newest complete checkpoint, with its own config; ``total_steps`` may raise its length
     (see ``resume_run``).
     """
+    from src.training.distributed import Distributed
+
+    dist = Distributed.from_env()
     if resume is not None:
         if config_path is not None or run_dir is not None:
             raise ValueError("run(resume=RUN_DIR) takes neither config_path nor run_dir: the run's own are used")
+        if dist.active:
+            raise RunDirError(f"cannot resume {resume} under torchrun (world size {dist.world_size}): resuming "
+                              "is for one process only; start a new run, or resume a one-process run with "
+                              "python -m src.cli.train --resume")
         return resume_run(resume, total_steps, command, status_interval, progress)
     if config_path is None:
         raise ValueError("run() needs config_path, or resume=RUN_DIR")
@@ -76,6 +84,8 @@ def run(config_path: str | Path | None = None, run_dir: str | Path | None = None
     from src.training.trainer import Trainer  # torch import deferred past validation
 
     _check_status_interval(status_interval)
+    if dist.active:
+        return _run_distributed(dist, config_path, run_dir, command, status_interval, progress)
     text, cfg, rd = prepare(config_path, run_dir)
     trainer = Trainer(cfg, run_dir=None, status_interval=status_interval, progress=progress)
     try:
@@ -86,29 +96,112 @@ def run(config_path: str | Path | None = None, run_dir: str | Path | None = None
     return rd.path
 
 
+def _run_distributed(dist, config_path, run_dir, command, status_interval, progress) -> Path:
+    """``run()`` on one rank of a torchrun job: rank 0 checks and creates the run directory
+    (the others learn its path, or its error, by broadcast), every rank trains."""
+    from src.training.trainer import Trainer
+
+    text, cfg = load_config(Path(config_path))  # the same ConfigError on every rank
+    dist.init(dist.device(cfg["agent"]["params"]["device"]))
+    try:
+        verdict = None
+        if dist.is_main:
+            try:
+                _, _, rd = prepare(config_path, run_dir)
+                verdict = ("ok", str(rd.path))
+            except (ConfigError, RunDirError) as e:
+                verdict = ("error", str(e))
+        kind, what = dist.broadcast(verdict)
+        if kind == "error":
+            raise RunDirError(what)
+        rd = RunDir(Path(what))
+        trainer = Trainer(cfg, run_dir=None, status_interval=status_interval, progress=progress, dist=dist)
+        created = None
+        if dist.is_main:
+            try:
+                rd.create(text, make_meta(Path(config_path), cfg["seed"], trainer.device.type, command))
+            except OSError as e:
+                created = f"cannot create run directory {rd.path}: {e.strerror or e}"
+        created = dist.broadcast(created)
+        if created is not None:
+            raise RunDirError(created)
+        _train_in(rd, trainer)
+    finally:
+        dist.close()
+    return rd.path
+
+
 def _check_status_interval(status_interval) -> None:
     if not isinstance(status_interval, int) or isinstance(status_interval, bool) or status_interval < 1:
         raise ConfigError("status_interval", f"must be a positive integer, got {status_interval!r}")
 
 
 def _train_in(rd: RunDir, trainer) -> None:
-    """pid, training with graceful stops, and on an exception error.log and status ``dead``."""
+    """pid, training with graceful stops, and on an exception error.log and status ``dead``.
+
+    In a data-parallel run rank 0 does all of this; another rank only adds its section to
+    error.log when it fails (the one file it writes)."""
+    dist = trainer.dist
+    if not dist.is_main:
+        try:
+            with _stop_on_signals(trainer, interrupt_twice=False):
+                trainer.train()
+        except BaseException:
+            _append_rank_error(rd, dist, traceback.format_exc())
+            raise
+        return
     trainer.run_dir = rd
     rd.write_pid()
     try:
-        with _stop_on_signals(trainer):
+        with _stop_on_signals(trainer, interrupt_twice=not dist.active):
             trainer.train()
     except BaseException as e:
-        rd.write_error(traceback.format_exc())
+        error = f"{type(e).__name__}: {e}".splitlines()[0][:500]
+        if dist.active:
+            error = _append_rank_error(rd, dist, traceback.format_exc(), summary=True) or f"rank 0: {error}"
+        else:
+            rd.write_error(traceback.format_exc())
         try:
-            fields = dict(trainer.last_status or {}, status="dead",
-                          error=f"{type(e).__name__}: {e}".splitlines()[0][:500])
+            fields = dict(trainer.last_status or {}, status="dead", error=error)
             rd.write_status(fields)
         except Exception:  # never hide the original error
             pass
         raise
     finally:
         rd.remove_pid()
+
+
+def _append_rank_error(rd: RunDir, dist, tb: str, summary: bool = False) -> str | None:
+    """Add this rank's traceback to error.log under a header naming the rank. With ``summary``
+    (rank 0, whose failure may only echo another rank's), end with a line naming the ranks
+    that failed or vanished, and return it."""
+    import os
+    import re
+    import socket
+
+    text = f"=== rank {dist.rank} of {dist.world_size} (pid {os.getpid()}, host {socket.gethostname()}) ===\n{tb}"
+    line = None
+    if summary:
+        try:
+            gone = dist.gone_peers()
+        except Exception:
+            gone = []
+        try:
+            before = rd.error_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            before = ""
+        failed = sorted({int(r) for r in re.findall(r"^=== rank (\d+) of", before, re.M)} - {dist.rank})
+        parts = [f"rank {r} failed (traceback above)" for r in failed]
+        parts += [f"rank {p['rank']} (pid {p['pid']}) ended without a traceback (killed?)"
+                  for p in gone if p["rank"] not in failed]
+        if parts:
+            line = "run dead: " + "; ".join(parts)
+            text += line + "\n"
+    try:
+        rd.append_error(text)
+    except OSError:
+        pass
+    return line
 
 
 # -- resume -------------------------------------------------------------------------------------
@@ -150,6 +243,10 @@ def prepare_resume(run_dir: str | Path, total_steps: int | None = None):
         raise RunDirError(f"cannot resume {rd.path}: no complete checkpoint (no {rd.STATE}/state_<step>.pt; "
                           "model files alone do not hold the training state)")
     step, state = found
+    if state.get("world_size", 1) != 1:
+        raise RunDirError(f"cannot resume {rd.path}: it was trained by {state['world_size']} processes (torchrun); "
+                          "resuming a data-parallel run is not supported (its checkpoint holds rank 0's games "
+                          "and replay only)")
     target = total_steps if total_steps is not None else state["total_steps"]
     if target <= step:
         if total_steps is not None:

@@ -8,6 +8,14 @@ on the device (episodes, results, loss) are read by the host only when status is
 Step semantics: ``step`` counts agent transitions (an agent move and the opponent's reply)
 summed over all games, so a batch step adds ``num_envs``; ``episode`` counts finished games.
 
+Data-parallel (``torchrun``, see ``src.training.distributed``): every rank runs this loop on its
+own ``num_envs`` games, replay ring and random streams (``rank_seed``); the learner's gradients
+are averaged by DistributedDataParallel, so the networks stay identical. ``step`` counts the
+transitions of all ranks (a batch step adds ``num_envs * world_size``). At the end of every
+batch step the ranks agree, by one small all-reduce, whether to stop (a signal on any rank,
+the stop file on rank 0) and whether status is due (rank 0's clock), so they leave the loop
+after the same batch step. Rank 0 alone evaluates and writes the run directory.
+
 Resume: ``state_dict()`` gathers every component's state at a batch-step boundary (the
 checkpoint callback saves it in ``on_step_end``); ``load_state_dict()`` puts it back, and
 ``train()`` then continues with the next batch step, without resetting the running games.
@@ -23,10 +31,11 @@ import torch
 
 from src.agents import AGENTS
 from src.games import make_game
-from src.seeding import stream_seed
+from src.seeding import rank_seed, stream_seed
 from src.runs.files import atomic_write_json
 from src.runs.rundir import RunDir, utc_now_iso
 from src.training.callbacks import build_callbacks, crossed
+from src.training.distributed import Distributed, weights_digest
 from src.training.state import STATE_FORMAT, STATE_VERSION
 from src.training.timing import NullTimer, Timer
 from src.training.versus import Versus
@@ -36,56 +45,66 @@ STATUS_MIN_SECONDS = 1.0  # status.json at most about once a second...
 STATUS_MAX_SECONDS = 10.0  # ...and at least every 10 s
 
 
-def build_sampler(cfg: dict, game, agent):
+def build_sampler(cfg: dict, game, agent, rank: int = 0):
     sampler_cfg = cfg["train"]["opponent_sampler"]
     if sampler_cfg["type"] == "random":
         from src.opponents.samplers import RandomSampler
 
         return RandomSampler(game.geometry, game.device, game.backend,
-                             stream_seed(sampler_cfg["params"]["seed"], "sampler.random"))
+                             stream_seed(rank_seed(sampler_cfg["params"]["seed"], rank), "sampler.random"))
     from src.opponents.pool import PoolSampler
 
-    return PoolSampler(sampler_cfg["params"], game, agent, stream_seed(cfg["seed"], "sampler.pool"))
+    return PoolSampler(sampler_cfg["params"], game, agent, stream_seed(rank_seed(cfg["seed"], rank), "sampler.pool"))
 
 
 class Trainer:
     def __init__(self, cfg: dict, run_dir: RunDir | None = None, status_interval: int = 100,
-                 progress: bool = True, out=None):
+                 progress: bool = True, out=None, dist: Distributed | None = None):
         self.cfg = cfg
+        # one process, or this rank of a torchrun job (its process group already joined)
+        self.dist = dist if dist is not None else Distributed()
+        self.world_size = self.dist.world_size
         self.run_dir = run_dir
         self.status_interval = status_interval
         self.out = out if out is not None else sys.stdout
-        self.progress = progress
+        self.progress = progress and self.dist.is_main
         seed = cfg["seed"]
         if seed is not None:
             torch.manual_seed(seed)
         params = cfg["agent"]["params"]
-        self.device = torch.device(params["device"] or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = self.dist.device(params["device"])
         if self.device.type == "cuda" and params.get("tf32", False):
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
         train = cfg["train"]
         self.num_envs = train["num_envs"] or DEFAULT_NUM_ENVS.get(self.device.type, 256)
+        # agent transitions a batch step adds to ``step``: every game of every rank
+        self.steps_per_batch = self.num_envs * self.world_size
         self.total_steps = train["total_steps"]
         self.checkpoint_replay = train["checkpoint_replay"]
         self.deterministic = train["deterministic"]
         gp = cfg["game"]["params"]
-        self.game = make_game(cfg["game"]["id"], self.num_envs, device=self.device, seed=stream_seed(seed, "game"), **gp)
+        rseed = rank_seed(seed, self.dist.rank)  # this rank's games and streams (the seed itself on rank 0)
+        self.game = make_game(cfg["game"]["id"], self.num_envs, device=self.device, seed=stream_seed(rseed, "game"), **gp)
         # the agent being trained, behind the Learner protocol (src.agents.protocol)
         self.learner = AGENTS[cfg["agent"]["id"]].learner_cls(
-            params, self.game, self.device, stream_seed(seed, "agent"), stream_seed(seed, "replay"))
+            params, self.game, self.device, stream_seed(rseed, "agent"), stream_seed(rseed, "replay"))
         self.agent = self.learner.agent
-        self.sampler = build_sampler(cfg, self.game, self.agent)
-        self.versus = Versus(self.game, self.sampler, train["start_policy"], seed=stream_seed(seed, "versus"))
+        self.sampler = build_sampler(cfg, self.game, self.agent, self.dist.rank)
+        if self.dist.active:
+            self.learner.distribute(self.dist.wrap)
+            self.sampler.distribute(self.dist.sum_ints)
+        self.versus = Versus(self.game, self.sampler, train["start_policy"], seed=stream_seed(rseed, "versus"))
         self.callbacks = build_callbacks(train["callbacks"])
         self.evaluator = None
-        if cfg.get("eval"):
+        if cfg.get("eval") and self.dist.is_main:  # evaluation: rank 0 only
             from src.training.evaluation import Evaluator
 
             self.evaluator = Evaluator(cfg, self.game.geometry, self.device, seed=stream_seed(seed, "eval"))
         self.timer = Timer(self.device) if train["track_timings"] else NullTimer()
         self.step = 0
-        self.stop_reason: str | None = None
+        self.stop_reason: str | None = None  # asked for on this process (signal, stop file)
+        self._stopping = False  # agreed by every rank (the same as ``stop_reason`` for one process)
         self._zero_counters()
         self.episode = 0
         self.start_time = utc_now_iso()
@@ -126,14 +145,15 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_start(self)
         self.write_status("running")
-        while self.step < self.total_steps and self.stop_reason is None:
+        # one process stops as soon as asked; ranks stop when they have agreed to
+        while self.step < self.total_steps and not (self._stopping if self.dist.active else self.stop_reason):
             with self.timer.section("agent"):
                 action = self.learner.act(self.game.cur, self.game.mask, self.versus.legal_mask(), self.deterministic)
             with self.timer.section("env"):
                 batch = self.versus.step(action, timer=self.timer)
             with self.timer.section("learner"):
                 self.learner.observe(batch)
-            self.step += self.num_envs
+            self.step += self.steps_per_batch
             self._count_results(batch)
             with self.timer.section("callbacks"):
                 for cb in self.callbacks:
@@ -143,6 +163,9 @@ class Trainer:
             if self.evaluator is not None:
                 with self.timer.section("eval"):
                     self.evaluator.maybe_evaluate(self)
+            if self.dist.active:
+                self._end_step_distributed()
+                continue
             self._maybe_write_status()
             with self.timer.section("callbacks"):
                 for cb in self.callbacks:
@@ -150,6 +173,8 @@ class Trainer:
             if self.run_dir is not None and self.stop_reason is None and self.run_dir.stop_requested():
                 self.stop_reason = "stop file"
         status = "completed" if self.step >= self.total_steps else "stopped"
+        if self.dist.active:  # proof that the ranks trained the same network
+            self.weight_digests = self.dist.gather(weights_digest(self.agent.online))
         if self.evaluator is not None and status == "completed":
             with self.timer.section("eval"):
                 self.evaluator.finish(self)
@@ -160,6 +185,22 @@ class Trainer:
         if isinstance(self.timer, Timer):
             self._report_timings()
         return status
+
+    def _end_step_distributed(self) -> None:
+        """The end of a batch step on every rank: agree on stop and status (one all-reduce),
+        write status, run the step-end callbacks, and leave the loop together."""
+        if self.run_dir is not None and self.stop_reason is None and self.run_dir.stop_requested():
+            self.stop_reason = "stop file"
+        stop, due = self.dist.agree([self.stop_reason is not None, self.dist.is_main and self._status_due()])
+        if due:
+            self.write_status("running")
+        with self.timer.section("callbacks"):
+            for cb in self.callbacks:
+                cb.on_step_end(self)
+        if stop:
+            self._stopping = True
+            if self.stop_reason is None:
+                self.stop_reason = "stop on another rank"
 
     def _report_timings(self) -> None:
         self.timing_report = self.timer.report(time.perf_counter() - self.t0)
@@ -176,22 +217,25 @@ class Trainer:
         self.draws_dev += (done & (reward == 0)).sum()
 
     # -- status, checkpoints, progress ------------------------------------------------------
+    def _status_due(self) -> bool:
+        since = time.perf_counter() - self._last_write
+        due = crossed(self.step - self.steps_per_batch, self.step, self.status_interval)
+        return bool((due and since >= STATUS_MIN_SECONDS) or since >= STATUS_MAX_SECONDS)
+
     def _maybe_write_status(self) -> None:
-        now = time.perf_counter()
-        since = now - self._last_write
-        due = crossed(self.step - self.num_envs, self.step, self.status_interval)
-        if (due and since >= STATUS_MIN_SECONDS) or since >= STATUS_MAX_SECONDS:
+        if self._status_due():
             self.write_status("running")
 
     def status_fields(self, status: str) -> dict:
         """The spec's status.json fields plus extras; synchronises with the device (once)."""
         now = time.perf_counter()
-        episodes = int(self.episode_dev)
+        # summed over the ranks (a collective: every rank writes status at the same step)
+        episodes, w, l, d = self.dist.sum_ints([int(self.episode_dev), int(self.wins_dev), int(self.losses_dev),
+                                                int(self.draws_dev)])
         self.episode = episodes
         window = max(now - self._last_write, 1e-9)
         sps_now = (self.step - self._steps_at_last_write) / window
         elapsed = now - self.t0
-        w, l, d = int(self.wins_dev), int(self.losses_dev), int(self.draws_dev)
         fields = {
             "status": status,
             "step": self.step,
@@ -201,6 +245,7 @@ class Trainer:
             "start_time": self.start_time,
             "last_heartbeat": utc_now_iso(),
             "num_envs": self.num_envs,
+            "world_size": self.world_size,
             "device": str(self.device),
             "steps_per_sec": round((self.step - self._steps_at_start) / elapsed, 1) if elapsed > 0 else None,
             "recent_steps_per_sec": round(sps_now, 1),
@@ -208,6 +253,8 @@ class Trainer:
             "results": {"wins": w, "losses": l, "draws": d},
             **self.resume_fields,
         }
+        if getattr(self, "weight_digests", None) is not None:
+            fields["weights_sha256_by_rank"] = self.weight_digests
         fields.update(self.sampler.status())
         if self.evaluator is not None and self.evaluator.latest is not None:
             fields["eval"] = self.evaluator.latest
@@ -241,10 +288,11 @@ class Trainer:
         """The model file ``checkpoints/<prefix>_<step>.pt`` (for ``load_agent``), then the whole
         training state ``state/state_<step>.pt`` (for resume; the newest ``keep_last`` kept).
         Call at a batch-step boundary. Returns the model file's path."""
+        episode = self.dist.sum_ints([int(self.episode_dev)])[0]  # every rank saves at the same steps
         if self.run_dir is None:
             return None
         with self.timer.section("io"):
-            ckpt = self.agent.checkpoint({"step": self.step, "episode": int(self.episode_dev),
+            ckpt = self.agent.checkpoint({"step": self.step, "episode": episode,
                                           "game": self.cfg["game"], "seed": self.cfg["seed"]})
             path = self.run_dir.save_checkpoint(ckpt, prefix, self.step)
             self.run_dir.save_state(self.state_dict(), self.step, keep_last)
@@ -263,7 +311,7 @@ class Trainer:
         return {
             "format": STATE_FORMAT, "version": STATE_VERSION,
             "step": self.step, "total_steps": self.total_steps, "num_envs": self.num_envs,
-            "device": self.device.type, "agent_id": self.agent.agent_id,
+            "device": self.device.type, "agent_id": self.agent.agent_id, "world_size": self.world_size,
             "counters": {"step": self.step, "episode": self.episode_dev.clone(), "wins": self.wins_dev.clone(),
                          "losses": self.losses_dev.clone(), "draws": self.draws_dev.clone()},
             "rng": {"torch": torch.get_rng_state(),
