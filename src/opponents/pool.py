@@ -192,6 +192,9 @@ class PoolSampler(OpponentSampler):
         snapshots of the same (identical) network at the same batch step."""
         self._sum = sum_ints
 
+    def consistency(self, digest) -> dict:
+        return {"snapshots": [digest(net) for net in self.frozen], "snapshots_taken_at": self.frozen_at}
+
     @torch.no_grad()
     def _greedy(self, net, cur, mask):
         q = net(self.agent.encode(cur, mask))

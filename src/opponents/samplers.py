@@ -38,6 +38,11 @@ class OpponentSampler(Protocol):
         ranks (a collective: call it at the same point on every rank). A sampler whose
         decisions must agree across ranks (the pool's snapshots) takes them from such sums."""
 
+    def consistency(self, digest) -> dict:
+        """What must be equal on every rank at the end of a data-parallel run (``digest(module)``
+        hashes a network), for status.json's ``rank_digests``."""
+        return {}
+
     def state_dict(self) -> dict:
         return {}
 

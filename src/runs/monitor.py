@@ -128,7 +128,8 @@ class RunInfo:
     epsilon: float | None = None
     start_time: datetime | None = None
     last_heartbeat: datetime | None = None
-    pid: int | None = None  # from the pid file, if it has a valid one
+    pid: int | None = None  # from the pid file, if it has a valid one (rank 0's in a torchrun run)
+    world_size: int = 1  # processes training the run (torchrun), from status.json
     note: str | None = None
     sort_time: float = 0.0
     status_record: dict | None = field(default=None, repr=False)
@@ -157,6 +158,7 @@ def inspect_run(path: str | os.PathLike, now: datetime | None = None) -> RunInfo
         info.total_steps = _int(status.get("total_steps"))
         info.episode = _int(status.get("episode"))
         info.epsilon = _float(status.get("epsilon"))
+        info.world_size = _int(status.get("world_size")) or 1
         info.start_time = parse_time(status.get("start_time"))
         info.last_heartbeat = parse_time(status.get("last_heartbeat"))
     info.start_time = info.start_time or parse_time(meta.get("start_time_iso"))
@@ -208,7 +210,8 @@ def _mtime(path: Path, default: datetime) -> datetime:
 def format_run_line(info: RunInfo, now: datetime, eps_label: str = "ε") -> str:
     """One `runs list` line, e.g.
     '  my_experiment                            running    step=12345/50000 (24.7%)  ep=678    ε=0.4200  [1h 23m 45s]  (pid=12345)'
-    Elapsed is start -> now for active runs and start -> last heartbeat otherwise."""
+    Elapsed is start -> now for active runs and start -> last heartbeat otherwise. A run trained
+    by several processes (torchrun) is one line with '  world=K' before its (rank 0) pid."""
     parts = [f"  {info.name:<40} {info.status:<10}"]
     if info.has_progress:
         step = "-" if info.step is None else str(info.step)
@@ -219,6 +222,8 @@ def format_run_line(info: RunInfo, now: datetime, eps_label: str = "ε") -> str:
         end = now if info.active else info.last_heartbeat
         elapsed = format_duration((end - info.start_time).total_seconds()) if end and info.start_time else "-"
         parts.append(f" step={step:<19}  {'ep=' + episode:<8}  {eps_label + '=' + epsilon:<8}  [{elapsed}]")
+    if info.world_size > 1:
+        parts.append(f"  world={info.world_size}")
     if info.pid is not None:
         parts.append(f"  (pid={info.pid})")
     if info.note:

@@ -42,6 +42,7 @@ class Distributed:
         self.backend: str | None = None
         self._control = None  # the process group of the control messages (None: the default one)
         self.peers: list[dict] = []  # every rank's pid and host, gathered at start
+        self.wrapped: list[torch.nn.Module] = []  # the modules whose gradients are averaged
 
     @classmethod
     def from_env(cls) -> "Distributed":
@@ -143,6 +144,7 @@ class Distributed:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         dev = next(module.parameters()).device
+        self.wrapped.append(module)
         return DDP(module, device_ids=[dev] if dev.type == "cuda" else None)
 
     def gone_peers(self) -> list[dict]:
@@ -163,13 +165,13 @@ class Distributed:
         return gone
 
 
-def weights_digest(module: torch.nn.Module) -> str:
-    """sha256 of a module's parameters and buffers (bytes, in state_dict order): equal on two
+def weights_digest(*modules: torch.nn.Module) -> str:
+    """sha256 of the modules' parameters and buffers (bytes, in state_dict order): equal on two
     ranks exactly when their networks are bit-identical."""
     import hashlib
 
     h = hashlib.sha256()
-    for name, t in module.state_dict().items():
+    for name, t in ((n, t) for m in modules for n, t in m.state_dict().items()):
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()

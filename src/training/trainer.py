@@ -104,6 +104,7 @@ class Trainer:
         self.timer = Timer(self.device) if train["track_timings"] else NullTimer()
         self.step = 0
         self.stop_reason: str | None = None  # asked for on this process (signal, stop file)
+        self.rank_digests: list[dict] | None = None  # each rank's weights sha256, at the end (world size > 1)
         self._stopping = False  # agreed by every rank (the same as ``stop_reason`` for one process)
         self._zero_counters()
         self.episode = 0
@@ -173,8 +174,9 @@ class Trainer:
             if self.run_dir is not None and self.stop_reason is None and self.run_dir.stop_requested():
                 self.stop_reason = "stop file"
         status = "completed" if self.step >= self.total_steps else "stopped"
-        if self.dist.active:  # proof that the ranks trained the same network
-            self.weight_digests = self.dist.gather(weights_digest(self.agent.online))
+        if self.dist.active:  # proof that the ranks trained the same network and took the same snapshots
+            mine = {"weights": weights_digest(*self.dist.wrapped), **self.sampler.consistency(weights_digest)}
+            self.rank_digests = self.dist.gather(mine)
         if self.evaluator is not None and status == "completed":
             with self.timer.section("eval"):
                 self.evaluator.finish(self)
@@ -253,8 +255,8 @@ class Trainer:
             "results": {"wins": w, "losses": l, "draws": d},
             **self.resume_fields,
         }
-        if getattr(self, "weight_digests", None) is not None:
-            fields["weights_sha256_by_rank"] = self.weight_digests
+        if self.rank_digests is not None:
+            fields["rank_digests"] = self.rank_digests
         fields.update(self.sampler.status())
         if self.evaluator is not None and self.evaluator.latest is not None:
             fields["eval"] = self.evaluator.latest
