@@ -2,16 +2,25 @@
 
     python benchmarks/train_sps.py                       # shipped config, CPU or GPU
     python benchmarks/train_sps.py --config configs/dqn_connect4_gpu.yaml --seconds 60 --no-reference
+    python benchmarks/train_sps.py --nproc 1 2            # data-parallel scaling (torchrun), CPU or GPUs
 
 Runs ``Trainer.train`` on the config for ``--seconds`` after a warm-up (compilation, replay
 fill to learning_starts) and prints agent-steps/s, gradient updates/s, samples trained per
 agent step and the device; then times ``benchmarks/reference_trainer.py`` (one game at a
 time, one minibatch update per agent step) on the same config and prints the ratio.
+
+``--nproc K1 K2 ...`` measures data-parallel training instead: for each K it launches
+``torchrun --standalone --nproc_per_node=K`` on this script (one GPU per process on CUDA; on
+the CPU each process gets cores/K threads), and prints agent-steps/s and samples/s summed over
+the ranks, and the scaling efficiency against the first K (steps/s per process relative to it).
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import json
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -50,14 +59,14 @@ class Window(Callback):
         self.end = (self._now(), trainer.step, trainer.agent.num_updates)
 
 
-def measure_trainer(cfg: dict, seconds: float, warmup: float) -> dict:
+def measure_trainer(cfg: dict, seconds: float, warmup: float, dist=None) -> dict:
     from src.training.trainer import Trainer
 
     cfg = copy.deepcopy(cfg)
     cfg["train"]["total_steps"] = 10 ** 12
     cfg["train"]["callbacks"] = [c for c in cfg["train"]["callbacks"] if c["type"] != "checkpoint"]
     cfg["eval"] = None
-    trainer = Trainer(cfg, run_dir=None, status_interval=10 ** 12, progress=False)
+    trainer = Trainer(cfg, run_dir=None, status_interval=10 ** 12, progress=False, dist=dist)
     window = Window(warmup, trainer.device.type == "cuda")
     trainer.callbacks.append(window)
     timer = threading.Timer(warmup + seconds, trainer.request_stop, args=("benchmark budget",))
@@ -71,9 +80,62 @@ def measure_trainer(cfg: dict, seconds: float, warmup: float) -> dict:
     (t0, s0, u0), (t1, s1, u1) = window.start, window.end
     dt = t1 - t0
     bs = cfg["agent"]["params"]["batch_size"]
-    return {"device": str(trainer.device), "num_envs": trainer.num_envs, "batch_size": bs,
+    world = trainer.world_size  # steps count every rank's games; each rank trains its own minibatches
+    return {"device": str(trainer.device), "num_envs": trainer.num_envs, "batch_size": bs, "world_size": world,
             "steps_per_sec": (s1 - s0) / dt, "updates_per_sec": (u1 - u0) / dt,
-            "samples_per_step": (u1 - u0) * bs / max(s1 - s0, 1), "seconds": dt}
+            "samples_per_sec": (u1 - u0) * bs * world / dt,
+            "samples_per_step": (u1 - u0) * bs * world / max(s1 - s0, 1), "seconds": dt}
+
+
+def worker(cfg: dict, args) -> int:
+    """One rank under torchrun: measure, and rank 0 prints the result as one JSON line."""
+    from src.training.distributed import Distributed
+
+    dist = Distributed.from_env()
+    dist.init(dist.device(cfg["agent"]["params"]["device"]))
+    try:
+        r = measure_trainer(cfg, args.seconds, args.warmup, dist)
+    finally:
+        dist.close()
+    if dist.is_main:
+        print("RESULT " + json.dumps(r), flush=True)
+    return 0
+
+
+def scaling(args, argv: list[str]) -> int:
+    """Launch torchrun for each process count and print the table."""
+    from benchmarks.machine import machine
+
+    cores = os.cpu_count() or 1
+    gpus = torch.cuda.device_count()
+    print(machine(), flush=True)
+    base = None
+    rows = []
+    for k in args.nproc:
+        if gpus and k > gpus:
+            print(f"nproc {k}: skipped, only {gpus} GPU(s)")
+            continue
+        threads = str(max(1, cores // k)) if not gpus else "1"
+        env = dict(os.environ, OMP_NUM_THREADS=threads, NUMBA_NUM_THREADS=threads,
+                   PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={k}",
+               str(Path(__file__).resolve()), "--worker", *argv]
+        load0 = os.getloadavg()[0]
+        out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+        line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
+        if out.returncode != 0 or line is None:
+            print(f"nproc {k}: failed (exit {out.returncode})\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+            return 1
+        r = json.loads(line[len("RESULT "):])
+        base = base or (k, r["steps_per_sec"])
+        eff = (r["steps_per_sec"] / k) / (base[1] / base[0])
+        rows.append((k, r, eff))
+        print(f"nproc {k} ({threads} thread(s) each, load {load0:.1f} -> {os.getloadavg()[0]:.1f}) "
+              f"device={r['device']} num_envs={r['num_envs']}/rank batch={r['batch_size']}/rank: "
+              f"{r['steps_per_sec']:,.0f} agent-steps/s, {r['samples_per_sec']:,.0f} samples/s, "
+              f"{r['updates_per_sec']:,.1f} updates/s per rank, efficiency {eff:.2f} ({r['seconds']:.1f} s)",
+              flush=True)
+    return 0
 
 
 def main(argv=None) -> int:
@@ -87,7 +149,17 @@ def main(argv=None) -> int:
     ap.add_argument("--num_envs", type=int, default=None)
     ap.add_argument("--batch_size", type=int, default=None)
     ap.add_argument("--updates_per_step", type=int, default=None)
+    ap.add_argument("--nproc", type=int, nargs="+", default=None,
+                    help="data-parallel scaling: measure with each of these process counts (torchrun)")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one rank, under torchrun
+    raw = list(sys.argv[1:] if argv is None else argv)
     args = ap.parse_args(argv)
+    if args.nproc:
+        i = raw.index("--nproc")
+        j = i + 1
+        while j < len(raw) and not raw[j].startswith("--"):
+            j += 1
+        return scaling(args, raw[:i] + raw[j:])
     _, cfg = load_config(args.config)
     p = cfg["agent"]["params"]
     if args.device:
@@ -98,6 +170,8 @@ def main(argv=None) -> int:
         p["batch_size"] = args.batch_size
     if args.updates_per_step:
         p["updates_per_step"] = args.updates_per_step
+    if args.worker:
+        return worker(cfg, args)
     print(f"config {args.config}: torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
     r = measure_trainer(cfg, args.seconds, args.warmup)
     print(f"trainer   device={r['device']} num_envs={r['num_envs']} batch={r['batch_size']}: "
