@@ -67,13 +67,30 @@ for sizes in "262144 65536" "65536 16384" "16384 16384"; do
     rc=${PIPESTATUS[0]}; [ "$rc" -ne 0 ] && train_rc=$rc
 done
 
+# Data-parallel scaling (issue 13), only on a machine with more than one GPU: the GPU config
+# on 1, 2, 4, 8 GPUs (as many as there are), and the NCCL all-reduce of the network.
+ngpu=$("$PY" -c "import torch; print(torch.cuda.device_count())")
+dist_rc=0
+if [ "$ngpu" -gt 1 ]; then
+    echo
+    echo "== benchmark: data-parallel train_sps.py --nproc on up to $ngpu GPUs, NCCL all-reduce"
+    counts=$(for k in 1 2 4 8; do [ "$k" -le "$ngpu" ] && printf '%s ' "$k"; done)
+    # shellcheck disable=SC2086
+    timeout "$TRAIN_TIMEOUT" "$PY" benchmarks/train_sps.py --config configs/dqn_connect4_gpu.yaml \
+        --nproc $counts --seconds 15 --warmup 8 2>&1 | tee -a "$train_out"
+    dist_rc=${PIPESTATUS[0]}
+    "$PY" -m torch.distributed.run --standalone --nproc_per_node="$ngpu" benchmarks/allreduce_cost.py --cuda 2>&1 \
+        | tee -a "$train_out"
+fi
+
 verdict() { if [ "$1" -eq 0 ]; then echo "ok"; elif [ "$1" -eq 124 ]; then echo "TIMED OUT"; else echo "FAILED (exit $1)"; fi; }
 echo
 echo "== summary"
 echo "tests (-m cuda): $(verdict "$tests_rc")"
 echo "env benchmark:   $(verdict "$bench_rc")"
 echo "train benchmark: $(verdict "$train_rc")"
+[ "$ngpu" -gt 1 ] && echo "data-parallel:   $(verdict "$dist_rc")"
 grep '^|' "$bench_out" || echo "(no env benchmark table)"
-grep -E '^(trainer|reference|speed-up)' "$train_out" || echo "(no train benchmark lines)"
-[ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && [ "$train_rc" -eq 0 ] && exit 0
+grep -E '^(trainer|reference|speed-up|nproc|[0-9]+ ranks)' "$train_out" || echo "(no train benchmark lines)"
+[ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && [ "$train_rc" -eq 0 ] && [ "$dist_rc" -eq 0 ] && exit 0
 exit 1

@@ -4,7 +4,7 @@ Hook points, called by ``Trainer.train`` in this order:
 
 * ``on_train_start(trainer)`` - once, after the first reset, before the first batch step;
 * ``on_step(trainer, batch)`` - after every batch step (``trainer.step`` has already advanced by
-  ``num_envs`` agent transitions; ``batch`` holds the step's transitions, ``batch["done"]``
+  ``trainer.steps_per_batch`` agent transitions: ``num_envs`` times the world size; ``batch`` holds the step's transitions, ``batch["done"]``
   marks the games that ended);
 * ``on_status(trainer, fields)`` - whenever status.json is written, may add fields;
 * ``on_step_end(trainer)`` - at the end of every batch step, after learning, evaluation and

@@ -6,7 +6,8 @@ callbacks run, and the learner makes ``updates_per_step`` gradient steps. Counte
 on the device (episodes, results, loss) are read by the host only when status is written.
 
 Step semantics: ``step`` counts agent transitions (an agent move and the opponent's reply)
-summed over all games, so a batch step adds ``num_envs``; ``episode`` counts finished games.
+summed over all games (of all ranks), so a batch step adds ``steps_per_batch`` = ``num_envs``
+times the world size; ``episode`` counts finished games.
 
 Data-parallel (``torchrun``, see ``src.training.distributed``): every rank runs this loop on its
 own ``num_envs`` games, replay ring and random streams (``rank_seed``); the learner's gradients
