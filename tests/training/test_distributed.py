@@ -4,6 +4,7 @@ tiny config and checks the run directory and what the ranks report in status.jso
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -129,7 +130,7 @@ def test_resume_of_a_distributed_run_is_refused_with_one_line(pool_run):
     assert proc.stderr.strip().count("\n") == 0 and "trained by 2 processes" in proc.stderr
 
 
-@pytest.mark.parametrize("how", ["runs_stop", "stop_file", "sigterm_torchrun"])
+@pytest.mark.parametrize("how", ["runs_stop", "stop_file", "sigterm_torchrun", "ctrl_c"])
 def test_stop_mid_run_ends_both_ranks_after_the_same_batch_step_with_a_final_checkpoint(tmp_path, how):
     run_dir = tmp_path / "run"
     proc = torchrun("--config", write_config(tmp_path / "long.yaml", LONG), "--run_dir", run_dir)
@@ -139,15 +140,17 @@ def test_stop_mid_run_ends_both_ranks_after_the_same_batch_step_with_a_final_che
             assert stop_run(run_dir).ok
         elif how == "stop_file":
             (run_dir / "stop").write_text("")
-        else:
+        elif how == "sigterm_torchrun":
             proc.send_signal(signal.SIGTERM)
+        else:  # Ctrl-C in a terminal: SIGINT to the whole process group, so twice to each worker
+            os.killpg(proc.pid, signal.SIGINT)
         out = finish(proc, 60)
     finally:
         if proc.poll() is None:
             proc.kill()
     # torchrun itself exits 1 after forwarding a signal it received (its SignalException);
     # the workers it forwarded SIGTERM to stop gracefully, as after the other two requests
-    assert proc.returncode == (1 if how == "sigterm_torchrun" else 0), out[-3000:]
+    assert proc.returncode == (1 if how in ("sigterm_torchrun", "ctrl_c") else 0), out[-3000:]
     s = status(run_dir)
     assert s["status"] == "stopped" and s["world_size"] == WORLD, out[-3000:]
     assert 0 < s["step"] < LONG["train"]["total_steps"] and s["step"] % (WORLD * NUM_ENVS) == 0
