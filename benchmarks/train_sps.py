@@ -93,10 +93,8 @@ def worker(cfg: dict, args) -> int:
 
     dist = Distributed.from_env()
     dist.init(dist.device(cfg["agent"]["params"]["device"]))
-    try:
-        r = measure_trainer(cfg, args.seconds, args.warmup, dist)
-    finally:
-        dist.close()
+    r = measure_trainer(cfg, args.seconds, args.warmup, dist)
+    dist.close()
     if dist.is_main:
         print("RESULT " + json.dumps(r), flush=True)
     return 0

@@ -88,12 +88,16 @@ class Distributed:
         self._control = dist.new_group(backend="gloo", timeout=timeout) if self.backend != "gloo" else None
         self.peers = self.gather({"rank": self.rank, "pid": os.getpid(), "host": socket.gethostname()})
 
-    def close(self) -> None:
+    def close(self, ok: bool = True) -> None:
+        """Leave the process group: after a barrier when the run ended normally (so no rank
+        tears its sockets down while another still talks to it), at once after a failure."""
         if not self.active:
             return
         import torch.distributed as dist
 
         if dist.is_initialized():
+            if ok:
+                dist.barrier(group=self._control)
             dist.destroy_process_group()
 
     # -- collectives (every rank calls them at the same point of the loop) -----------------
@@ -147,22 +151,29 @@ class Distributed:
         self.wrapped.append(module)
         return DDP(module, device_ids=[dev] if dev.type == "cuda" else None)
 
-    def gone_peers(self) -> list[dict]:
-        """The ranks on this host whose process no longer exists (after a failed collective)."""
+    def gone_peers(self, wait_s: float = 2.0) -> list[dict]:
+        """The ranks on this host whose process no longer exists, after a failed collective.
+
+        A killed peer's sockets close while its process is still exiting, so a collective can
+        fail a moment before the process is gone: look for up to ``wait_s`` seconds."""
+        import time
+
         import psutil
 
-        host = socket.gethostname()
-        gone = []
-        for p in self.peers:
-            if p["rank"] == self.rank or p["host"] != host:
-                continue
+        def alive(pid: int) -> bool:
             try:
-                alive = psutil.Process(p["pid"]).status() != psutil.STATUS_ZOMBIE
+                return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
             except psutil.NoSuchProcess:
-                alive = False
-            if not alive:
-                gone.append(p)
-        return gone
+                return False
+
+        host = socket.gethostname()
+        peers = [p for p in self.peers if p["rank"] != self.rank and p["host"] == host]
+        deadline = time.monotonic() + wait_s
+        while True:
+            gone = [p for p in peers if not alive(p["pid"])]
+            if gone or not peers or time.monotonic() >= deadline:
+                return gone
+            time.sleep(0.05)
 
 
 def weights_digest(*modules: torch.nn.Module) -> str:

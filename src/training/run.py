@@ -1,10 +1,11 @@
 """``run()``: the whole pipeline from a config file to a finished run directory."""
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 import traceback
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from src.runs.rundir import RunDir, RunDirError, default_run_dir, make_meta
@@ -102,6 +103,7 @@ def _run_distributed(dist, config_path, run_dir, command, status_interval, progr
     from src.training.trainer import Trainer
 
     text, cfg = load_config(Path(config_path))  # the same ConfigError on every rank
+    ok = False
     dist.init(dist.device(cfg["agent"]["params"]["device"]))
     try:
         verdict = None
@@ -126,8 +128,12 @@ def _run_distributed(dist, config_path, run_dir, command, status_interval, progr
         if created is not None:
             raise RunDirError(created)
         _train_in(rd, trainer)
+        # DistributedDataParallel holds the process group: release it before leaving the group
+        del trainer
+        gc.collect()
+        ok = True
     finally:
-        dist.close()
+        dist.close(ok)
     return rd.path
 
 
@@ -143,32 +149,38 @@ def _train_in(rd: RunDir, trainer) -> None:
     error.log when it fails (the one file it writes)."""
     dist = trainer.dist
     if not dist.is_main:
-        try:
-            with _stop_on_signals(trainer, interrupt_twice=False):
+        with _stop_on_signals(trainer, interrupt_twice=False):
+            try:
                 trainer.train()
-        except BaseException:
-            _append_rank_error(rd, dist, traceback.format_exc())
-            raise
+            except BaseException:
+                _append_rank_error(rd, dist, traceback.format_exc())
+                raise
         return
     trainer.run_dir = rd
     rd.write_pid()
-    try:
-        with _stop_on_signals(trainer, interrupt_twice=not dist.active):
-            trainer.train()
-    except BaseException as e:
-        error = f"{type(e).__name__}: {e}".splitlines()[0][:500]
-        if dist.active:
-            error = _append_rank_error(rd, dist, traceback.format_exc(), summary=True) or f"rank 0: {error}"
-        else:
-            rd.write_error(traceback.format_exc())
+    # one process: the handlers serve the training only. Several: they stay on while a failure
+    # is recorded, since torchrun sends SIGTERM to the survivors of a dead rank, and that must
+    # not cut error.log and the final status short
+    outer = _stop_on_signals(trainer, interrupt_twice=False) if dist.active else nullcontext()
+    inner = nullcontext() if dist.active else _stop_on_signals(trainer)
+    with outer:
         try:
-            fields = dict(trainer.last_status or {}, status="dead", error=error)
-            rd.write_status(fields)
-        except Exception:  # never hide the original error
-            pass
-        raise
-    finally:
-        rd.remove_pid()
+            with inner:
+                trainer.train()
+        except BaseException as e:
+            error = f"{type(e).__name__}: {e}".splitlines()[0][:500]
+            if dist.active:
+                error = _append_rank_error(rd, dist, traceback.format_exc(), summary=True) or f"rank 0: {error}"
+            else:
+                rd.write_error(traceback.format_exc())
+            try:
+                fields = dict(trainer.last_status or {}, status="dead", error=error)
+                rd.write_status(fields)
+            except Exception:  # never hide the original error
+                pass
+            raise
+        finally:
+            rd.remove_pid()
 
 
 def _append_rank_error(rd: RunDir, dist, tb: str, summary: bool = False) -> str | None:

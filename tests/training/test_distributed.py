@@ -182,6 +182,9 @@ def test_a_killed_rank_ends_the_whole_run_within_60s_as_dead_with_an_error_log(t
     assert "=== rank 0 of 2" in log and "Traceback" in log
     assert f"rank 1 (pid {pids[1]}) ended without a traceback" in log
     assert "rank 1" in info.note  # `runs list` names the rank that died
+    s = status(run_dir)  # rank 0 recorded it before exiting (torchrun's SIGTERM did not cut it short)
+    assert s["status"] == "dead" and s["error"].startswith("run dead: rank 1 (pid")
+    assert not (run_dir / "pid").exists()
 
 
 def test_a_failing_rank_writes_its_traceback_to_error_log_and_the_run_is_dead(tmp_path):
@@ -191,12 +194,13 @@ def test_a_failing_rank_writes_its_traceback_to_error_log_and_the_run_is_dead(tm
                     env={"C4ENGINE_TEST_FAIL_RANK": "1", "C4ENGINE_TEST_FAIL_STEP": "320"})
     out = finish(proc, 60)
     assert proc.returncode != 0
-    wait_until(lambda: not (run_dir / "pid").exists() or inspect_run(run_dir).status == DEAD, 10, "rank 0 to end")
     assert inspect_run(run_dir).status == DEAD, out[-3000:]
     log = (run_dir / "error.log").read_text()
     section = log.split("=== rank 1 of 2")[1]
     assert "Traceback" in section and "RuntimeError: injected failure on rank 1 at step 320" in section
-    assert status(run_dir)["status"] == "dead" or not (run_dir / "pid").exists()
+    assert log.rstrip().endswith("run dead: rank 1 failed (traceback above)")  # rank 0's closing line
+    s = status(run_dir)
+    assert s["status"] == "dead" and s["error"] == "run dead: rank 1 failed (traceback above)"
 
 
 def test_resume_under_torchrun_is_refused_with_one_line(tmp_path):
