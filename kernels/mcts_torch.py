@@ -56,9 +56,6 @@ def select_leaves(tree: SimpleNamespace, k: int, g: Geometry, c_puct: float, fpu
     node = torch.zeros_like(t.depth)
     going = kt.legal_mask(t.node_mask[:, 0], g).any(dim=1)  # a root with no legal move is not searched
     depth = torch.zeros_like(t.depth)
-    parent = torch.zeros_like(t.depth)
-    action = torch.zeros_like(t.depth)
-    child = torch.full_like(t.depth, -1)
     for d in range(min(k + 1, g.rows * g.cols)):
         legal = kt.legal_mask(t.node_mask[games, node], g)
         p, n, w = t.prior[games, node], t.visits[games, node], t.wsum[games, node]
@@ -67,19 +64,19 @@ def select_leaves(tree: SimpleNamespace, k: int, g: Geometry, c_puct: float, fpu
         root_term = torch.sqrt((1 + n.sum(dim=1, dtype=torch.int64)).to(torch.float64)).unsqueeze(1)
         score = q + c_puct * p * root_term / (1 + nf)
         a = torch.where(legal, score, -math.inf).argmax(dim=1)  # first maximum: lowest index on ties
-        t.path_node[:, d] = node
+        t.path_node[:, d] = node  # games already stopped write past their path's end: ignored
         t.path_action[:, d] = a
         c = t.children[games, node, a].long()
         stop = (c < 0) | t.terminal[games, c.clamp(min=0)]
         depth += going.long()
-        found = going & stop
-        parent = torch.where(found, node, parent)
-        action = torch.where(found, a, action)
-        child = torch.where(found, c, child)
         going = going & ~stop
         node = torch.where(going, c, node)
     # the leaf is a new node (created here in slot k + 1) or an existing terminal one
     searched = depth > 0
+    last = (depth - 1).clamp(min=0).unsqueeze(1)
+    parent = t.path_node.gather(1, last).squeeze(1)
+    action = t.path_action.gather(1, last).squeeze(1)
+    child = torch.where(searched, t.children[games, parent, action].long(), -1)
     new_leaf = searched & (child < 0)
     new = k + 1
     cur, mask, reward, done, _ = kt.play(t.node_cur[games, parent], t.node_mask[games, parent], action, None, g)

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from kernels import connect4_torch as kt
+from kernels import mcts_numba as kmn
 from kernels import mcts_torch as kmt
 from kernels.geometry import Geometry
 from src.agents.alphazero import BatchedMCTS, SearchResult
@@ -215,6 +216,41 @@ def test_numba_and_torch_give_identical_results():
         assert torch.equal(a.q, b.q)
         assert torch.equal(a.value, b.value)
         assert torch.equal(a.prior, b.prior)
+
+
+def grow_tree(kernels, cur, mask, simulations):
+    """Run the search kernels directly (no compaction of the network's batch) -> the tree as tensors."""
+    numpy = kernels is kmn
+    conv = (lambda x: x.numpy()) if numpy else (lambda x: x)
+    back = torch.from_numpy if numpy else (lambda x: x)
+    tree = kernels.init_tree(cur.shape[0], simulations, G, conv(cur), conv(mask))
+    logits, _ = hashed_net(cur, mask)
+    kernels.set_root(tree, conv(kmt.priors(logits, kt.legal_mask(mask, G))))
+    for k in range(simulations):
+        leaf_cur, leaf_mask, _ = (back(x) for x in kernels.select_leaves(tree, k, G, 1.25, 0.0))
+        logits, value = hashed_net(leaf_cur, leaf_mask)
+        kernels.expand_and_backup(tree, k, G, conv(kmt.priors(logits, kt.legal_mask(leaf_mask, G))),
+                                  conv(value.to(torch.float64)))
+    return {name: back(getattr(tree, name)) for name in
+            ("node_cur", "node_mask", "children", "prior", "visits", "wsum", "terminal", "node_value")}
+
+
+def test_numba_and_torch_kernels_grow_identical_trees():
+    cur, mask = random_positions(24, seed=6)
+    a, b = grow_tree(kmn, cur, mask, 30), grow_tree(kmt, cur, mask, 30)
+    for name in ("children", "visits", "wsum"):
+        assert torch.equal(a[name], b[name]), name
+    # slots a simulation did not fill (its leaf was an existing terminal node) hold anything
+    used = torch.zeros_like(a["terminal"])
+    used[:, 0] = True
+    games = torch.arange(24).unsqueeze(1).expand(-1, a["children"].shape[1] * G.cols)
+    kids = a["children"].reshape(24, -1).long()
+    used[games[kids >= 0], kids[kids >= 0]] = True
+    for name in ("node_cur", "node_mask", "terminal", "node_value"):
+        assert torch.equal(a[name][used], b[name][used]), name
+    expanded = used & ~a["terminal"]
+    assert torch.equal(a["prior"][expanded], b["prior"][expanded])
+    assert (a["visits"][:, 0].sum(dim=1) == 30).all()
 
 
 def test_numba_and_torch_agree_with_noise_from_the_same_seed():
