@@ -106,16 +106,16 @@ def expand_and_backup(tree: SimpleNamespace, k: int, g: Geometry, leaf_prior: to
     at = t.leaf_node.clamp(min=0)
     v = torch.where(t.needs_net, leaf_value.to(torch.float64), t.node_value[games, at])
     # edge d of a path of L edges leads to a child of value v * (-1) ** (L - 1 - d), so it gets
-    # W += v * (-1) ** (L - d); edges past the path's end get 0 (paths never repeat a node,
-    # so the scatter has no duplicate live index)
+    # W += v * (-1) ** (L - d); edges past the path's end get 0. A path never repeats a node, so
+    # no live index occurs twice and the sums do not depend on the order of the atomic adds.
     steps = torch.arange(t.path_node.shape[1], device=v.device)
     live = steps < t.depth.unsqueeze(1)
     sign = 1.0 - 2.0 * ((t.depth.unsqueeze(1) - steps) % 2).to(torch.float64)
     s1, a = t.prior.shape[1], t.prior.shape[2]
     flat = (games.unsqueeze(1) * s1 + t.path_node) * a + t.path_action
-    t.wsum.view(-1).index_put_((flat.view(-1),), torch.where(live, v.unsqueeze(1) * sign, 0.0).view(-1),
-                               accumulate=True)
-    t.visits.view(-1).index_put_((flat.view(-1),), live.to(torch.int32).view(-1), accumulate=True)
+    flat = flat.view(-1)
+    t.wsum.view(-1).scatter_add_(0, flat, torch.where(live, v.unsqueeze(1) * sign, 0.0).view(-1))
+    t.visits.view(-1).scatter_add_(0, flat, live.to(torch.int32).view(-1))
 
 
 def priors(logits: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
