@@ -1,6 +1,8 @@
 """BatchedMCTS (docs/mcts.md) on hand-drawn boards, on both backends, and numba == torch."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,7 @@ from kernels import mcts_numba as kmn
 from kernels import mcts_torch as kmt
 from kernels.geometry import Geometry
 from src.agents.alphazero import BatchedMCTS, SearchResult
-from tests.games.reference import check_reachable, encode, parse, winner
+from tests.games.reference import check_reachable, decode, encode, parse, winner, wins_at
 
 G = Geometry()
 BACKENDS = [pytest.param("numba", id="numba"), pytest.param("torch", id="torch-cpu")]
@@ -120,6 +122,69 @@ def random_positions(n: int, seed: int, device="cpu") -> tuple[torch.Tensor, tor
 def search(backend, pictures, simulations, net=uniform_net, **kwargs):
     cur, mask = positions(*pictures)
     return BatchedMCTS(G, "cpu", backend).search(cur, mask, net, simulations, **kwargs)
+
+
+def one_game_search(board, net, simulations, c_puct=1.25, fpu=0.0):
+    """A plain one-game PUCT, read off docs/mcts.md with Python floats and
+    numpy boards (1 = side to move), sharing only the priors' softmax with the kernels.
+    Returns the root's (N, W) as lists."""
+    def evaluate(b):
+        cur, mask = (torch.tensor([w], dtype=torch.int64) for w in encode(b))
+        logits, value = net(cur, mask)
+        return kmt.priors(logits, torch.from_numpy(b[-1] == 0)[None])[0].tolist(), float(value[0])
+
+    def new_node(b, prior):
+        return {"board": b, "P": prior, "N": [0] * G.cols, "W": [0.0] * G.cols, "kids": {}}
+
+    root = new_node(board, evaluate(board)[0])
+    for _ in range(simulations if (board[-1] == 0).any() else 0):
+        node, path = root, []
+        while True:
+            total = sum(node["N"])
+            best, best_score = None, None
+            for a in np.flatnonzero(node["board"][-1] == 0):
+                n = node["N"][a]
+                q = node["W"][a] / n if n > 0 else fpu
+                score = q + c_puct * node["P"][a] * math.sqrt(1 + total) / (1 + n)
+                if best is None or score > best_score:
+                    best, best_score = int(a), score
+            path.append((node, best))
+            kid = node["kids"].get(best)
+            if kid is None:
+                b = node["board"].copy()
+                r = int((b[:, best] != 0).sum())
+                b[r, best] = 1
+                terminal = -1.0 if wins_at(b, r, best) else 0.0 if (b != 0).all() else None
+                b = np.where(b == 0, 0, 3 - b).astype(np.int8)  # the other side moves next
+                if terminal is None:
+                    prior, v = evaluate(b)
+                    node["kids"][best] = new_node(b, prior)
+                else:
+                    v = node["kids"][best] = terminal
+                break
+            if isinstance(kid, float):  # a terminal child: its exact value again
+                v = kid
+                break
+            node = kid
+        for node, a in reversed(path):
+            node["N"][a] += 1
+            node["W"][a] += -v
+            v = -v
+    return root["N"], root["W"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_agrees_with_a_one_game_search_read_off_the_doc(backend):
+    cur, mask = random_positions(6, seed=8)
+    boards = [decode(int(c), int(m), G.rows, G.cols) for c, m in zip(cur, mask)]
+    cases = [(b, hashed_net, 40) for b in boards] + [(parse(DOUBLE_THREAT), uniform_net, 100),
+                                                      (parse(BLOCK), hashed_net, 60)]
+    for board, net, sims in cases:
+        c, m = (torch.tensor([w], dtype=torch.int64) for w in encode(board))
+        r = BatchedMCTS(G, "cpu", backend).search(c, m, net, sims)
+        n, w = one_game_search(board, net, sims)
+        assert r.visits[0].tolist() == n
+        assert r.q[0].tolist() == [float(np.float32(wi / ni)) if ni else 0.0 for wi, ni in zip(w, n)]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
