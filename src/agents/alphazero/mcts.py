@@ -11,7 +11,26 @@ called once with the roots, then once per simulation with the leaves: on the tor
 every game's leaf (outputs for terminal or unsearched games' leaves are ignored: the batch
 size never depends on the data, so nothing synchronises), on the numba backend only the
 leaves that need it (no call when none does).
+
+Where ``docs/mcts.md`` is silent, this implementation chooses (a reference must do the same
+to agree to the last visit):
+
+* Arithmetic in float64: priors are ``softmax(float64(logits))`` over the legal columns
+  (``kernels.mcts_torch.priors``, by torch for both backends), network values are cast to
+  float64 and ``W`` sums in float64; the score is evaluated as
+  ``q + ((c_puct * P) * sqrt(float(1 + sum N))) / float(1 + N)``, left to right, as Python
+  floats would.
+* A move that wins and fills the board counts as a win (value -1 for the player to move).
+* The root is searched whenever it has a legal move, even if the player who just moved has
+  four in a row already (callers search only running games); the network is called on every
+  root, a full one included, so ``network_value`` is always the network's.
+* Dirichlet noise: Gamma(alpha) draws from the given ``torch.Generator`` (Marsaglia-Tsang,
+  ``kernels.mcts_torch.dirichlet``), normalised over the legal columns; the same generator
+  state gives the same noise on both backends.
+* ``act`` with temperature: inverse-CDF sampling of ``(N / max N) ** (1 / T)`` from one uniform
+  per game; a game without visits acts on its root priors instead.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
