@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"machine: {machine()}")
     print(f"command: python {' '.join(sys.argv)}")
-    print(f"board {g.rows}x{g.cols}; BatchedMCTS.search on random mid-game positions; ~{args.seconds:g} s per measurement",
-          flush=True)
+    print(f"board {g.rows}x{g.cols}; BatchedMCTS.search on random mid-game positions; "
+          f"~{args.seconds:g} s per measurement", flush=True)
     rows = []
     for net in nets:
         for backend, device in runs:

@@ -90,6 +90,9 @@ class BatchedMCTS:
         ``torch.Generator`` on the search's device, or torch's default stream when None)."""
         if simulations < 0:
             raise ValueError(f"simulations must be >= 0, got {simulations}")
+        if cur.dim() != 1 or cur.shape != mask.shape:
+            raise ValueError(f"cur and mask must be int64 [N] of one shape, "
+                             f"got {tuple(cur.shape)} and {tuple(mask.shape)}")
         g, numba = self.g, self.backend == "numba"
         cur = cur.to(self.device, torch.int64).contiguous()
         mask = mask.to(self.device, torch.int64).contiguous()
