@@ -35,6 +35,9 @@ class DQNLearner:
     def observe(self, batch: dict) -> None:
         self.replay.add(batch)
 
+    def on_game_end(self, done, reward) -> None:
+        pass  # the transitions carry their own rewards
+
     def learn(self) -> None:
         p = self.params
         if len(self.replay) < max(p["learning_starts"], 1):

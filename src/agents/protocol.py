@@ -47,6 +47,11 @@ class Learner(Protocol):
         """The batch step's transitions (see ``Versus.step``)."""
         ...
 
+    def on_game_end(self, done: torch.Tensor, reward: torch.Tensor) -> None:
+        """Games ``done`` (bool [N]) just ended with ``reward`` (float32 [N], the agent's side),
+        before they restart (``Versus.step``)."""
+        ...
+
     def learn(self) -> None:
         """This batch step's gradient updates (none until enough data is stored)."""
         ...

@@ -36,8 +36,10 @@ STATUS_MIN_SECONDS = 1.0  # status.json at most about once a second...
 STATUS_MAX_SECONDS = 10.0  # ...and at least every 10 s
 
 
-def build_sampler(cfg: dict, game, agent):
+def build_sampler(cfg: dict, game, learner):
     sampler_cfg = cfg["train"]["opponent_sampler"]
+    if sampler_cfg["type"] == "self_play":  # the agent's own search replies (agents registered with self_play)
+        return learner.make_self_play_sampler()
     if sampler_cfg["type"] == "random":
         from src.opponents.samplers import RandomSampler
 
@@ -45,7 +47,7 @@ def build_sampler(cfg: dict, game, agent):
                              stream_seed(sampler_cfg["params"]["seed"], "sampler.random"))
     from src.opponents.pool import PoolSampler
 
-    return PoolSampler(sampler_cfg["params"], game, agent, stream_seed(cfg["seed"], "sampler.pool"))
+    return PoolSampler(sampler_cfg["params"], game, learner.agent, stream_seed(cfg["seed"], "sampler.pool"))
 
 
 class Trainer:
@@ -75,8 +77,9 @@ class Trainer:
         self.learner = AGENTS[cfg["agent"]["id"]].learner_cls(
             params, self.game, self.device, stream_seed(seed, "agent"), stream_seed(seed, "replay"))
         self.agent = self.learner.agent
-        self.sampler = build_sampler(cfg, self.game, self.agent)
-        self.versus = Versus(self.game, self.sampler, train["start_policy"], seed=stream_seed(seed, "versus"))
+        self.sampler = build_sampler(cfg, self.game, self.learner)
+        self.versus = Versus(self.game, self.sampler, train["start_policy"], seed=stream_seed(seed, "versus"),
+                             on_game_end=self.learner.on_game_end)
         self.callbacks = build_callbacks(train["callbacks"])
         self.evaluator = None
         if cfg.get("eval"):
