@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# One device call on a lent H100/H200: the CUDA tests, then the env and training benchmarks on CUDA.
+# One device call on a lent H100/H200: the CUDA tests, then the env, training and MCTS benchmarks on CUDA.
 #
 #   bash benchmarks/gpu_check.sh          # from anywhere; runs from the repository root
 #
 # Needs python with torch (CUDA build), numba, numpy and pytest; the repository is used
 # in place with PYTHONPATH=. (no install). Typically 5-7 minutes; the step timeouts add up to
-# 525 s, under the device tool's 600 s per call, so the summary always prints. Exit status: 0 when
+# 570 s, under the device tool's 600 s per call, so the summary always prints. Exit status: 0 when
 # every step passed, 1 when a test or the benchmark failed, 2 when there is no GPU.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -15,9 +15,12 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 TEST_TIMEOUT=${TEST_TIMEOUT:-180}    # seconds
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-120}  # seconds
 TRAIN_TIMEOUT=${TRAIN_TIMEOUT:-75}   # seconds, each of three
+MCTS_TIMEOUT=${MCTS_TIMEOUT:-45}     # seconds
+DIST_TIMEOUT=${DIST_TIMEOUT:-240}   # seconds, data-parallel scaling (only with more than one GPU)
 bench_out=$(mktemp)
 train_out=$(mktemp)
-trap 'rm -f "$bench_out" "$train_out"' EXIT
+mcts_out=$(mktemp)
+trap 'rm -f "$bench_out" "$train_out" "$mcts_out"' EXIT
 
 echo "== device"
 nvidia-smi -L 2>&1 || echo "(nvidia-smi not available)"
@@ -67,6 +70,14 @@ for sizes in "262144 65536" "65536 16384" "16384 16384"; do
     rc=${PIPESTATUS[0]}; [ "$rc" -ne 0 ] && train_rc=$rc
 done
 
+# Batched MCTS search (issue 11): simulations/s and moves/s of the torch backend on CUDA,
+# search alone (trivial network) and with a small conv network.
+echo
+echo "== benchmark: mcts_sps.py on CUDA"
+timeout "$MCTS_TIMEOUT" "$PY" benchmarks/mcts_sps.py --backends torch --device cuda --sizes 1024,8192 \
+    --simulations 16,64 --nets trivial,small --seconds 1 2>&1 | tee "$mcts_out"
+mcts_rc=${PIPESTATUS[0]}
+
 # Data-parallel scaling (issue 13), only on a machine with more than one GPU: the GPU config
 # on 1, 2, 4, 8 GPUs (as many as there are), and the NCCL all-reduce of the network.
 ngpu=$("$PY" -c "import torch; print(torch.cuda.device_count())")
@@ -76,7 +87,7 @@ if [ "$ngpu" -gt 1 ]; then
     echo "== benchmark: data-parallel train_sps.py --nproc on up to $ngpu GPUs, NCCL all-reduce"
     counts=$(for k in 1 2 4 8; do [ "$k" -le "$ngpu" ] && printf '%s ' "$k"; done)
     # shellcheck disable=SC2086
-    timeout "$TRAIN_TIMEOUT" "$PY" benchmarks/train_sps.py --config configs/dqn_connect4_gpu.yaml \
+    timeout "$DIST_TIMEOUT" "$PY" benchmarks/train_sps.py --config configs/dqn_connect4_gpu.yaml \
         --nproc $counts --seconds 15 --warmup 8 2>&1 | tee -a "$train_out"
     dist_rc=${PIPESTATUS[0]}
     "$PY" -m torch.distributed.run --standalone --nproc_per_node="$ngpu" benchmarks/allreduce_cost.py --cuda 2>&1 \
@@ -89,8 +100,10 @@ echo "== summary"
 echo "tests (-m cuda): $(verdict "$tests_rc")"
 echo "env benchmark:   $(verdict "$bench_rc")"
 echo "train benchmark: $(verdict "$train_rc")"
+echo "mcts benchmark:  $(verdict "$mcts_rc")"
 [ "$ngpu" -gt 1 ] && echo "data-parallel:   $(verdict "$dist_rc")"
 grep '^|' "$bench_out" || echo "(no env benchmark table)"
 grep -E '^(trainer|reference|speed-up|nproc|[0-9]+ ranks)' "$train_out" || echo "(no train benchmark lines)"
-[ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && [ "$train_rc" -eq 0 ] && [ "$dist_rc" -eq 0 ] && exit 0
+grep '^|' "$mcts_out" || echo "(no mcts benchmark table)"
+[ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && [ "$train_rc" -eq 0 ] && [ "$mcts_rc" -eq 0 ] && [ "$dist_rc" -eq 0 ] && exit 0
 exit 1

@@ -1,6 +1,8 @@
 """Shared test hooks. ``cuda``-marked tests (markers are declared in pyproject.toml) skip without a GPU."""
 import pytest
-import torch
+
+import src  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch starts its thread pool)
+import torch  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):

@@ -17,6 +17,8 @@ import torch
 from dataclasses import dataclass
 from typing import Callable
 
+from src.agents.alphazero.agent import AZ_PARAMS, AlphaZeroAgent, check_az_params
+from src.agents.alphazero.learner import AlphaZeroLearner
 from src.agents.dqn import CHECKPOINT_FORMAT, DQN_PARAMS, DQNAgent, check_dqn_params
 from src.agents.dqn_learner import DQNLearner
 from src.config.schema import Schema
@@ -32,11 +34,14 @@ class AgentEntry:
     optimizer_attrs: tuple[str, ...] = ("optimizer",)  # what lr_decay's optimizer_attr may name
     epsilon: bool = False  # has epsilon / epsilon_decay / epsilon_min (the epsilon_decay callback applies)
     check: Callable[[dict, str], None] | None = None  # checks across params (ConfigError), after the schema
+    self_play: bool = False  # its learner makes the `self_play` opponent sampler
 
 
 AGENTS: dict[str, AgentEntry] = {
     "dqn": AgentEntry(DQNAgent, DQNLearner, DQN_PARAMS, optimizer_attrs=("optimizer",), epsilon=True,
                       check=check_dqn_params),
+    "alphazero": AgentEntry(AlphaZeroAgent, AlphaZeroLearner, AZ_PARAMS, optimizer_attrs=("optimizer",),
+                            check=check_az_params, self_play=True),
 }
 
 
@@ -53,23 +58,36 @@ def read_checkpoint(path: str | Path) -> dict:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as e:
         raise CheckpointError(f"cannot read checkpoint {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a checkpoint of this project (expected format {CHECKPOINT_FORMAT})")
+    formats = {entry.agent_cls.CHECKPOINT_FORMAT: aid for aid, entry in AGENTS.items()}
+    if not isinstance(ckpt, dict) or formats.get(ckpt.get("format")) != ckpt.get("agent_id"):
+        raise CheckpointError(f"{path} is not a checkpoint of this project (expected one of the formats "
+                              f"{', '.join(formats)})")
     return ckpt
 
 
-def agent_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu"):
+def agent_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu", simulations: int | None = None):
+    """The agent of a checkpoint dict; ``simulations`` overrides a search agent's simulations per
+    move (0: its raw policy) and is refused for an agent without search."""
     cls = AGENTS[ckpt["agent_id"]].agent_cls
     params = dict(ckpt["params"])
-    agent = cls(params, tuple(ckpt["observation_shape"]), ckpt["num_actions"], device=device, seed=0)
+    extra = {}
+    if simulations is not None:
+        if not AGENTS[ckpt["agent_id"]].self_play:
+            raise CheckpointError(f"simulations: a {ckpt['agent_id']} agent does not search")
+        if isinstance(simulations, bool) or not isinstance(simulations, int) or simulations < 0:
+            raise CheckpointError(f"simulations must be a non-negative integer, got {simulations!r}")
+        extra["simulations"] = simulations
+    agent = cls(params, tuple(ckpt["observation_shape"]), ckpt["num_actions"], device=device, seed=0, **extra)
     agent.load_state_dict(_to_device(ckpt["state"], torch.device(device)))
     return agent
 
 
-def load_agent(path: str | Path, device: str | torch.device = "cpu"):
+def load_agent(path: str | Path, device: str | torch.device = "cpu", simulations: int | None = None):
     """Load any checkpoint written by the trainer; returns an agent with
-    ``act(obs, legal_mask, deterministic=True) -> int64 [N]`` for observations from ``make_game``."""
-    return agent_from_checkpoint(read_checkpoint(path), device)
+    ``act(obs, legal_mask, deterministic=True) -> int64 [N]`` for observations from ``make_game``.
+    For an AlphaZero checkpoint ``simulations`` overrides the search's simulations per move
+    (default: the checkpoint's ``act_simulations``; 0 plays the raw policy)."""
+    return agent_from_checkpoint(read_checkpoint(path), device, simulations)
 
 
 def _to_device(state, device):

@@ -76,6 +76,7 @@ class DQNAgent:
     """
 
     agent_id = "dqn"
+    CHECKPOINT_FORMAT = CHECKPOINT_FORMAT
 
     def __init__(self, params: dict, observation_shape: tuple[int, int, int], num_actions: int,
                  device: torch.device | str = "cpu", seed: int | None = None):
@@ -111,6 +112,13 @@ class DQNAgent:
     def q_values(self, obs: torch.Tensor) -> torch.Tensor:
         """float32 [N, num_actions]."""
         return self.online(obs.to(self.device, torch.float32))
+
+    @torch.no_grad()
+    def greedy_moves(self, net, cur: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """int64 [N]: the best legal column by ``net``'s Q-values (``online`` or a frozen copy of
+        it, as the pool's snapshots are), for positions given as bitboards."""
+        q = net(self.encode(cur, mask))
+        return q.masked_fill(~kt.legal_mask(mask, self.geometry), float("-inf")).argmax(dim=1)
 
     def action_values(self, obs: torch.Tensor, legal_mask: torch.Tensor) -> torch.Tensor:
         """float32 [N, num_actions]: the agent's value of each column (its Q-values), as ``play

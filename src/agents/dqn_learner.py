@@ -35,6 +35,9 @@ class DQNLearner:
     def observe(self, batch: dict) -> None:
         self.replay.add(batch)
 
+    def on_game_end(self, done, reward) -> None:
+        pass  # the transitions carry their own rewards
+
     def learn(self) -> None:
         p = self.params
         if len(self.replay) < max(p["learning_starts"], 1):
@@ -54,8 +57,9 @@ class DQNLearner:
         self.q_sum.zero_()
         self.loss_count = 0
 
-    def distribute(self, wrap) -> None:
-        self.agent.distribute(wrap)
+    def distribute(self, dist) -> None:
+        # every rank's ring grows by num_envs per batch step: they start learning together
+        self.agent.distribute(dist.wrap)
 
     def state_dict(self, include_replay: bool = True) -> dict:
         return {"agent": self.agent.state_dict(),

@@ -47,6 +47,11 @@ class Learner(Protocol):
         """The batch step's transitions (see ``Versus.step``)."""
         ...
 
+    def on_game_end(self, done: torch.Tensor, reward: torch.Tensor) -> None:
+        """Games ``done`` (bool [N]) just ended with ``reward`` (float32 [N], the agent's side),
+        before they restart (``Versus.step``)."""
+        ...
+
     def learn(self) -> None:
         """This batch step's gradient updates (none until enough data is stored)."""
         ...
@@ -60,11 +65,14 @@ class Learner(Protocol):
         """Start a new window for the averaged status fields."""
         ...
 
-    def distribute(self, wrap) -> None:
-        """Data-parallel training (``torchrun``): ``wrap(module)`` returns ``module`` in
-        DistributedDataParallel; use the wrapped module for the forward passes whose loss is
-        back-propagated (gradients are then averaged over the ranks) and the raw one for
-        everything else. Called once, before training, and only with more than one process."""
+    def distribute(self, dist) -> None:
+        """Data-parallel training (``torchrun``), with ``dist`` a ``src.training.distributed.
+        Distributed``: ``dist.wrap(module)`` returns ``module`` in DistributedDataParallel; use
+        the wrapped module for the forward passes whose loss is back-propagated (gradients are
+        then averaged over the ranks) and the raw one for everything else. Every rank must make
+        the same number of updates at each batch step: a decision that depends on the rank's
+        own data (enough stored to learn?) is agreed with ``dist.agree``. Called once, before
+        training, and only with more than one process."""
         ...
 
     def state_dict(self, include_replay: bool = True) -> dict:

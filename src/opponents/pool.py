@@ -197,8 +197,9 @@ class PoolSampler(OpponentSampler):
 
     @torch.no_grad()
     def _greedy(self, net, cur, mask):
-        q = net(self.agent.encode(cur, mask))
-        return q.masked_fill(~self.ops.legal_mask(mask), float("-inf")).argmax(dim=1)
+        """The network's greedy move (the agent's ``greedy_moves``: DQN's best Q, AlphaZero's
+        raw-policy argmax), for the live network and the frozen snapshots alike."""
+        return self.agent.greedy_moves(net, cur, mask)
 
     def _snapshot(self) -> None:
         net = copy.deepcopy(self.agent.online).requires_grad_(False).eval()

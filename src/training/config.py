@@ -15,7 +15,7 @@ from src.agents import AGENTS
 from src.config.schema import REQUIRED, ConfigError, Field, Schema, suggest, type_name
 
 START_POLICIES = ("random", "agent_first", "opponent_first")
-SAMPLER_TYPES = ("random", "pool")
+SAMPLER_TYPES = ("random", "pool", "self_play")
 CALLBACK_TYPES = ("checkpoint", "epsilon_decay", "lr_decay")
 
 
@@ -171,6 +171,10 @@ def _check_callbacks_fit_agent(callbacks: list[dict], agent_id: str) -> None:
 
 def _validate_sampler(sampler: dict, seed: int | None) -> dict:
     stype, params = _component(sampler, "train.opponent_sampler", "type", SAMPLER_TYPES)
+    if stype == "self_play":
+        if params:
+            raise ConfigError("train.opponent_sampler.params", f"the self_play sampler takes no params, got {params!r}")
+        return {"type": stype, "params": {}}
     if stype == "random":
         params = RANDOM_SAMPLER.fill(params, "train.opponent_sampler.params")
         if params["seed"] is None:
@@ -226,6 +230,9 @@ def validate_config(raw: Any, config_dir: Path = Path(".")) -> dict:
     train["callbacks"] = _validate_callbacks(train["callbacks"])
     _check_callbacks_fit_agent(train["callbacks"], out["agent"]["id"])
     train["opponent_sampler"] = _validate_sampler(train["opponent_sampler"], cfg["seed"])
+    if train["opponent_sampler"]["type"] == "self_play" and not AGENTS[out["agent"]["id"]].self_play:
+        raise ConfigError("train.opponent_sampler.type", f"agent '{out['agent']['id']}' cannot play itself "
+                          f"(self_play is for: {', '.join(a for a, e in AGENTS.items() if e.self_play)})")
     if train["opponent_sampler"]["type"] == "pool":
         dist = train["opponent_sampler"]["params"]["heuristic_distribution"]
         _check_usable([(f".{n}", n) for n in dist], "train.opponent_sampler.params.heuristic_distribution", out["game"])

@@ -46,8 +46,10 @@ STATUS_MIN_SECONDS = 1.0  # status.json at most about once a second...
 STATUS_MAX_SECONDS = 10.0  # ...and at least every 10 s
 
 
-def build_sampler(cfg: dict, game, agent, rank: int = 0):
+def build_sampler(cfg: dict, game, learner, rank: int = 0):
     sampler_cfg = cfg["train"]["opponent_sampler"]
+    if sampler_cfg["type"] == "self_play":  # the agent's own search replies (agents registered with self_play)
+        return learner.make_self_play_sampler()
     if sampler_cfg["type"] == "random":
         from src.opponents.samplers import RandomSampler
 
@@ -55,7 +57,8 @@ def build_sampler(cfg: dict, game, agent, rank: int = 0):
                              stream_seed(rank_seed(sampler_cfg["params"]["seed"], rank), "sampler.random"))
     from src.opponents.pool import PoolSampler
 
-    return PoolSampler(sampler_cfg["params"], game, agent, stream_seed(rank_seed(cfg["seed"], rank), "sampler.pool"))
+    return PoolSampler(sampler_cfg["params"], game, learner.agent,
+                       stream_seed(rank_seed(cfg["seed"], rank), "sampler.pool"))
 
 
 class Trainer:
@@ -91,11 +94,12 @@ class Trainer:
         self.learner = AGENTS[cfg["agent"]["id"]].learner_cls(
             params, self.game, self.device, stream_seed(rseed, "agent"), stream_seed(rseed, "replay"))
         self.agent = self.learner.agent
-        self.sampler = build_sampler(cfg, self.game, self.agent, self.dist.rank)
+        self.sampler = build_sampler(cfg, self.game, self.learner, self.dist.rank)
         if self.dist.active:
-            self.learner.distribute(self.dist.wrap)
+            self.learner.distribute(self.dist)
             self.sampler.distribute(self.dist.sum_ints)
-        self.versus = Versus(self.game, self.sampler, train["start_policy"], seed=stream_seed(rseed, "versus"))
+        self.versus = Versus(self.game, self.sampler, train["start_policy"], seed=stream_seed(rseed, "versus"),
+                             on_game_end=self.learner.on_game_end)
         self.callbacks = build_callbacks(train["callbacks"])
         self.evaluator = None
         if cfg.get("eval") and self.dist.is_main:  # evaluation: rank 0 only

@@ -14,9 +14,12 @@ from src.games.connect4 import BatchedConnect4
 
 
 class Versus:
-    def __init__(self, game: BatchedConnect4, opponents, start_policy: str = "random", seed: int | None = None):
+    def __init__(self, game: BatchedConnect4, opponents, start_policy: str = "random", seed: int | None = None,
+                 on_game_end=None):
         """``opponents`` is an ``OpponentSampler`` (``src.opponents.samplers``): ``act``,
-        ``on_new_games`` (called before a new game's first move) and ``on_game_end``."""
+        ``on_new_games`` (called before a new game's first move) and ``on_game_end``.
+        ``on_game_end(done, reward)``, if given, is called too, before finished games restart
+        (the learner's hook: AlphaZero assigns game outcomes there)."""
         self.game = game
         self.ops = game.ops
         self.opponents = opponents
@@ -25,6 +28,7 @@ class Versus:
         self.device = game.device
         self.generator = seeded_generator(self.device, seed)
         self.agent_first = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
+        self.listener = on_game_end
 
     @property
     def cur(self) -> torch.Tensor:
@@ -76,6 +80,8 @@ class Versus:
         out = {"cur": cur, "mask": mask, "action": actions, "reward": reward, "done": done,
                "next_cur": c2, "next_mask": m2, "agent_first": self.agent_first}
         self.opponents.on_game_end(done, reward)
+        if self.listener is not None:
+            self.listener(done, reward)
         zero = torch.zeros_like(c2)
         self.game.cur, self.game.mask = torch.where(done, zero, c2), torch.where(done, zero, m2)
         with _section(timer, "opponents"):

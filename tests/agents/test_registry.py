@@ -79,6 +79,9 @@ class UniformLearner:
     def observe(self, batch):
         self.seen += int(batch["cur"].shape[0])
 
+    def on_game_end(self, done, reward):
+        self.finished = getattr(self, "finished", 0) + int(done.sum())
+
     def learn(self):
         self.agent.num_updates += 1
 
@@ -120,6 +123,7 @@ def test_the_trainer_drives_any_registered_learner(uniform_registered):
     trainer = Trainer(cfg, progress=False)
     assert trainer.train() == "completed"
     assert isinstance(trainer.learner, UniformLearner) and trainer.learner.seen == 160
+    assert trainer.learner.finished == int(trainer.episode_dev) > 0  # the game-end hook saw every game
     assert trainer.agent.num_updates == 10  # one learn() per batch step of 16 games
     assert trainer.last_status["epsilon"] is None and trainer.last_status["updates"] == 10
     state = trainer.state_dict()

@@ -2,6 +2,8 @@
 is written (a few go through the real CLI in test_cli.py)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import yaml
@@ -205,3 +207,11 @@ def test_load_config_returns_the_file_text_unchanged(tmp_path):
     path = tmp_path / "ok.yaml"
     path.write_text(text, encoding="utf-8")
     assert load_config(path)[0] == text
+
+
+def test_every_shipped_config_validates():
+    configs = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+    assert len(configs) >= 5
+    for path in configs:
+        _, cfg = load_config(path)
+        assert cfg["agent"]["id"] in ("dqn", "alphazero"), path

@@ -30,6 +30,13 @@ POOL = tiny_config(train={
                   {"type": "epsilon_decay", "params": {"every": "step"}},
                   {"type": "lr_decay", "params": {"interval_steps": 256, "decay_factor": 0.5}}]},
     eval={"interval": 512, "games": 4, "opponents": ["random"]})
+AZ_SELF_PLAY = tiny_config(
+    train={"total_steps": 640, "num_envs": NUM_ENVS, "opponent_sampler": {"type": "self_play"},
+           "callbacks": [{"type": "checkpoint", "params": {"interval": 320}}]},
+    eval={"interval": 320, "games": 4, "opponents": ["random"]})
+AZ_SELF_PLAY["agent"] = {"id": "alphazero", "params": {
+    "device": "cpu", "channels": 8, "blocks": 1, "simulations": 4, "act_simulations": 4, "batch_size": 16,
+    "replay_buffer_size": 600, "learning_starts": 64, "temperature_moves": 4}}
 LONG = tiny_config(train={"total_steps": 10_000_000, "num_envs": NUM_ENVS,
                           "callbacks": [{"type": "checkpoint", "params": {"interval": 100_000}}]})
 
@@ -128,6 +135,19 @@ def test_resume_of_a_distributed_run_is_refused_with_one_line(pool_run):
                           cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "trained by 2 processes" in proc.stderr
+
+
+def test_alphazero_self_play_trains_on_two_ranks_with_identical_networks(tmp_path):
+    """Each rank stores the positions of its own finished games (different counts): the ranks
+    agree to start learning together, so they make the same updates."""
+    run_dir = tmp_path / "az"
+    proc = torchrun("--config", write_config(tmp_path / "az.yaml", AZ_SELF_PLAY), "--run_dir", run_dir)
+    out = finish(proc)
+    assert proc.returncode == 0, out[-3000:]
+    s = status(run_dir)
+    assert s["status"] == "completed" and s["step"] == 640 and s["world_size"] == WORLD
+    assert s["updates"] > 0
+    assert_same_on_both_ranks(s)
 
 
 @pytest.mark.parametrize("how", ["runs_stop", "stop_file", "sigterm_torchrun", "ctrl_c"])

@@ -42,6 +42,15 @@ POOL_EVAL = tiny_config(
                       {"type": "epsilon_decay", "params": {"every": "episode"}}]},
     eval={"interval": 112, "games": 6, "opponents": ["random", "heuristic"]})
 
+AZ_SELF_PLAY = tiny_config(
+    train={"total_steps": 640, "opponent_sampler": {"type": "self_play"},
+           "callbacks": [{"type": "checkpoint", "params": {"interval": 96, "keep_last": 2}},
+                         {"type": "lr_decay", "params": {"interval_steps": 160, "decay_factor": 0.5}}]},
+    eval={"interval": 224, "games": 4, "opponents": ["random"]})
+AZ_SELF_PLAY["agent"] = {"id": "alphazero", "params": {
+    "device": "cpu", "channels": 8, "blocks": 1, "simulations": 4, "act_simulations": 4, "batch_size": 16,
+    "replay_buffer_size": 600, "learning_starts": 64, "temperature_moves": 4}}
+
 
 @pytest.fixture(autouse=True)
 def status_every_step(monkeypatch):
@@ -127,7 +136,8 @@ def stop_by(how: str):
 @pytest.mark.parametrize("how, raw, stop_at", [
     ("stop file", PLAIN, 208),  # between checkpoints (96, 192, 288...) and lr decays (160, 320...)
     ("SIGTERM", POOL_EVAL, 352),  # after snapshots were taken and retired, between evaluations
-], ids=["stop file", "SIGTERM, pool sampler and eval"])
+    ("stop file", AZ_SELF_PLAY, 272),  # AlphaZero self-play: games in progress, pending positions
+], ids=["stop file", "SIGTERM, pool sampler and eval", "alphazero self-play"])
 def test_run_stopped_at_an_arbitrary_step_and_resumed_ends_bit_identical_to_an_uninterrupted_run(
         tmp_path, monkeypatch, at_status, how, raw, stop_at):
     if raw is POOL_EVAL:  # read the finished-game count every 3rd step, as a GPU does every 8th
@@ -166,6 +176,8 @@ def test_run_stopped_at_an_arbitrary_step_and_resumed_ends_bit_identical_to_an_u
     assert status_steps(resumed, "eval") == status_steps(reference, "eval")
     # keep_last: the newest 2 (default 2) training states; every model file stays
     assert RunDir(resumed).state_steps() == RunDir(reference).state_steps() == [640 - 128 if raw is POOL_EVAL else 576, 640]
+    if raw is AZ_SELF_PLAY:  # the replay ring filled past its capacity: positions from both seats
+        assert read_state(RunDir(resumed).state_path(640))["learner"]["replay"]["size"] == 600
     assert {p.name for p in (reference / "checkpoints").iterdir()} <= {p.name for p in (resumed / "checkpoints").iterdir()}
 
 
@@ -402,39 +414,39 @@ def test_run_killed_with_sigkill_at_a_random_moment_resumes_and_completes_counti
 
 # --- every agent in the registry carries its whole state -------------------------------------
 
+TINY_PARAMS = {  # every registered agent, small: a new agent adds its entry here
+    "dqn": {"device": "cpu", "hidden_sizes": [32], "target_update_interval": 3, "epsilon": 0.5,
+            "batch_size": 16, "replay_buffer_size": 512, "learning_starts": 32},
+    "alphazero": {"device": "cpu", "channels": 8, "blocks": 1, "simulations": 4, "batch_size": 16,
+                  "replay_buffer_size": 512, "learning_starts": 32},
+}
+
+
 @pytest.mark.parametrize("agent_id", sorted(AGENTS))
-def test_every_registered_agent_state_round_trips_through_a_file_and_continues_identically(agent_id):
-    """Networks, optimizer (and its learning rate), exploration and the acting stream: an agent
-    loaded from another's saved state acts and learns exactly as the original goes on to."""
+def test_every_registered_agent_resumes_from_its_trainer_state_identically(agent_id):
+    """Each registered agent's learner (networks, optimizer, schedules, replay, pending data,
+    streams) and the trainer around it: a trainer stopped at step 160, its state saved through a
+    file and loaded into a fresh trainer that goes on to 320, ends exactly as one that ran to 320."""
     import io
 
+    from src.training.config import validate_config
+    from src.training.trainer import Trainer
 
-    params = AGENTS[agent_id].params.fill({"hidden_sizes": [32], "device": "cpu", "target_update_interval": 3,
-                                          "epsilon": 0.5}, "agent.params")
-    g = torch.Generator().manual_seed(0)
-
-    def batch(n=32):
-        obs = torch.randint(0, 2, (n, 2, 6, 7), generator=g).float()
-        legal = torch.rand((n, 7), generator=g) < 0.8
-        legal[:, 3] = True
-        return (obs, torch.randint(0, 7, (n,), generator=g), torch.randn(n, generator=g),
-                torch.rand(n, generator=g) < 0.2, obs.flip(-1), legal)
-
-    original = AGENTS[agent_id].agent_cls(params, (2, 6, 7), 7, "cpu", seed=1)
-    for _ in range(4):
-        original.act(batch()[0], batch()[5], deterministic=False)
-        original.update(*batch())
-    original.optimizer.param_groups[0]["lr"] *= 0.5  # as lr_decay would
-    original.epsilon.mul_(0.9)
+    raw = tiny_config(train={"total_steps": 320, "opponent_sampler": {
+        "type": "self_play" if AGENTS[agent_id].self_play else "random"}})
+    raw["agent"] = {"id": agent_id, "params": TINY_PARAMS[agent_id]}
+    cfg = validate_config(raw)
+    reference = Trainer(cfg, progress=False)
+    reference.train()
+    first = Trainer(cfg, progress=False)
+    first.total_steps = 160
+    first.train()
     buffer = io.BytesIO()
-    torch.save(original.state_dict(), buffer)
+    torch.save(first.state_dict(), buffer)
     buffer.seek(0)
-    copy = AGENTS[agent_id].agent_cls(params, (2, 6, 7), 7, "cpu", seed=2)
-    copy.load_state_dict(torch.load(buffer, weights_only=False))
-
-    for _ in range(4):  # odd counts: the target syncs at different points of the next steps
-        obs, legal = batch()[0], batch()[5]
-        assert torch.equal(original.act(obs, legal, deterministic=False), copy.act(obs, legal, deterministic=False))
-        b = batch()
-        assert torch.equal(original.update(*b), copy.update(*b))
-    assert_identical(original.state_dict(), copy.state_dict())
+    resumed = Trainer(cfg, progress=False)
+    resumed.load_state_dict(torch.load(buffer, weights_only=False))
+    resumed.train()
+    a, b = reference.state_dict(), resumed.state_dict()
+    assert a["learner"]["agent"]["num_updates"] > 0
+    assert_identical(comparable(a), comparable(b))

@@ -1,0 +1,153 @@
+"""Batched PUCT tree search steps in torch: one tree per game, tensor ops only, any device.
+
+The search is defined in ``docs/mcts.md``; same names, tree arrays and arithmetic (float64,
+same operation order) as ``kernels.mcts_numba``, so both give the same visit counts. Nothing
+here synchronises with the host: the descent of simulation ``k`` runs a fixed
+``min(k + 1, rows * cols)`` steps (a tree holds ``k + 1`` nodes then, so no path is longer),
+each game masked once its leaf is found, and the backup of every path is one scatter.
+
+Also here, because both backends share them: ``priors`` (masked softmax of the network's
+logits) and ``dirichlet`` (root noise drawn from a ``torch.Generator``).
+"""
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import torch
+
+from kernels import connect4_torch as kt
+from kernels.geometry import Geometry
+
+
+def init_tree(n: int, simulations: int, g: Geometry, cur: torch.Tensor, mask: torch.Tensor) -> SimpleNamespace:
+    """Preallocated tree arrays on ``cur.device``; see ``kernels.mcts_numba.init_tree``."""
+    s1, a = simulations + 1, g.cols
+    d = max(1, min(simulations, g.rows * g.cols))
+    dev = cur.device
+
+    def z(shape, dtype):
+        return torch.zeros(shape, dtype=dtype, device=dev)
+
+    t = SimpleNamespace(
+        node_cur=z((n, s1), torch.int64), node_mask=z((n, s1), torch.int64),
+        children=torch.full((n, s1, a), -1, dtype=torch.int32, device=dev), prior=z((n, s1, a), torch.float64),
+        visits=z((n, s1, a), torch.int32), wsum=z((n, s1, a), torch.float64),
+        terminal=z((n, s1), torch.bool), node_value=z((n, s1), torch.float64),
+        path_node=z((n, d), torch.int64), path_action=z((n, d), torch.int64),
+        depth=z(n, torch.int64), leaf_node=z(n, torch.int64), needs_net=z(n, torch.bool),
+        leaf_cur=z(n, torch.int64), leaf_mask=z(n, torch.int64),
+        games=torch.arange(n, device=dev),
+    )
+    t.node_cur[:, 0] = cur
+    t.node_mask[:, 0] = mask
+    return t
+
+
+def set_root(tree: SimpleNamespace, prior: torch.Tensor) -> None:
+    """Expand the roots with ``prior`` float64 [n, A] (0 on illegal columns)."""
+    tree.prior[:, 0, :] = prior
+
+
+def select_leaves(tree: SimpleNamespace, k: int, g: Geometry, c_puct: float, fpu: float):
+    """See ``kernels.mcts_numba.select_leaves``: returns ``(leaf_cur, leaf_mask, needs_net)``."""
+    t = tree
+    games = t.games
+    node = torch.zeros_like(t.depth)
+    going = kt.legal_mask(t.node_mask[:, 0], g).any(dim=1)  # a root with no legal move is not searched
+    depth = torch.zeros_like(t.depth)
+    for d in range(min(k + 1, g.rows * g.cols)):
+        legal = kt.legal_mask(t.node_mask[games, node], g)
+        p, n, w = t.prior[games, node], t.visits[games, node], t.wsum[games, node]
+        nf = n.to(torch.float64)
+        q = torch.where(n > 0, w / nf, fpu)
+        root_term = torch.sqrt((1 + n.sum(dim=1, dtype=torch.int64)).to(torch.float64)).unsqueeze(1)
+        score = q + c_puct * p * root_term / (1 + nf)
+        a = torch.where(legal, score, -math.inf).argmax(dim=1)  # first maximum: lowest index on ties
+        t.path_node[:, d] = node  # games already stopped write past their path's end: ignored
+        t.path_action[:, d] = a
+        c = t.children[games, node, a].long()
+        stop = (c < 0) | t.terminal[games, c.clamp(min=0)]
+        depth += going.long()
+        going = going & ~stop
+        node = torch.where(going, c, node)
+    # the leaf is a new node (created here in slot k + 1) or an existing terminal one
+    searched = depth > 0
+    last = (depth - 1).clamp(min=0).unsqueeze(1)
+    parent = t.path_node.gather(1, last).squeeze(1)
+    action = t.path_action.gather(1, last).squeeze(1)
+    child = torch.where(searched, t.children[games, parent, action].long(), -1)
+    new_leaf = searched & (child < 0)
+    new = k + 1
+    cur, mask, reward, done, _ = kt.play(t.node_cur[games, parent], t.node_mask[games, parent], action, None, g)
+    t.node_cur[:, new] = cur
+    t.node_mask[:, new] = mask
+    t.terminal[:, new] = new_leaf & done
+    t.node_value[:, new] = torch.where(reward > 0, -1.0, 0.0).to(torch.float64)  # won into: the mover lost
+    old = t.children[games, parent, action]
+    t.children[games, parent, action] = torch.where(new_leaf, new, old.long()).to(torch.int32)
+    leaf = torch.where(new_leaf, new, torch.where(searched, child, -1))
+    t.depth.copy_(depth)
+    t.leaf_node.copy_(leaf)
+    t.needs_net.copy_(new_leaf & ~done)
+    at = leaf.clamp(min=0)
+    t.leaf_cur.copy_(t.node_cur[games, at])
+    t.leaf_mask.copy_(t.node_mask[games, at])
+    return t.leaf_cur, t.leaf_mask, t.needs_net
+
+
+def expand_and_backup(tree: SimpleNamespace, k: int, g: Geometry, leaf_prior: torch.Tensor,
+                      leaf_value: torch.Tensor) -> None:
+    """See ``kernels.mcts_numba.expand_and_backup``."""
+    t = tree
+    games = t.games
+    new = k + 1
+    t.prior[:, new, :] = leaf_prior.to(torch.float64)  # read only where slot k + 1 is an expanded node
+    at = t.leaf_node.clamp(min=0)
+    v = torch.where(t.needs_net, leaf_value.to(torch.float64), t.node_value[games, at])
+    # edge d of a path of L edges leads to a child of value v * (-1) ** (L - 1 - d), so it gets
+    # W += v * (-1) ** (L - d); edges past the path's end get 0. A path never repeats a node, so
+    # no live index occurs twice and the sums do not depend on the order of the atomic adds.
+    steps = torch.arange(t.path_node.shape[1], device=v.device)
+    live = steps < t.depth.unsqueeze(1)
+    sign = 1.0 - 2.0 * ((t.depth.unsqueeze(1) - steps) % 2).to(torch.float64)
+    s1, a = t.prior.shape[1], t.prior.shape[2]
+    flat = (games.unsqueeze(1) * s1 + t.path_node) * a + t.path_action
+    flat = flat.view(-1)
+    t.wsum.view(-1).scatter_add_(0, flat, torch.where(live, v.unsqueeze(1) * sign, 0.0).view(-1))
+    t.visits.view(-1).scatter_add_(0, flat, live.to(torch.int32).view(-1))
+
+
+def priors(logits: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
+    """float64 [M, A]: softmax of ``logits`` (float [M, A]) over the ``legal`` columns (bool
+    [M, A]) only, 0 elsewhere (and everywhere in a row with no legal column). Computed in
+    float64 by torch for both backends, so they expand nodes with identical priors."""
+    p = torch.softmax(logits.to(torch.float64).masked_fill(~legal, -math.inf), dim=1)
+    return torch.nan_to_num(p, nan=0.0)
+
+
+def _standard_gamma(alpha: float, shape: tuple[int, ...], device, generator, tries: int = 16) -> torch.Tensor:
+    """float64 Gamma(alpha, 1) samples drawn from ``generator`` (``torch._standard_gamma`` takes
+    none). Marsaglia-Tsang (https://doi.org/10.1145/358407.358414) with ``tries`` candidates per
+    sample, the first accepted one kept (each is accepted with probability >= 0.95, so all
+    rejected is < 1e-20); alpha < 1 by the boost Gamma(alpha) = Gamma(alpha + 1) * U ** (1 / alpha)."""
+    a = alpha + 1.0 if alpha < 1.0 else alpha
+    d = a - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    f64 = dict(dtype=torch.float64, device=device, generator=generator)
+    x = torch.randn(shape + (tries,), **f64)
+    u = torch.rand(shape + (tries,), **f64)
+    v = (1.0 + c * x) ** 3
+    vpos = v.clamp(min=1e-300)
+    ok = (v > 0) & (torch.log(u) < 0.5 * x * x + d - d * vpos + d * torch.log(vpos))
+    first = ok.to(torch.int8).argmax(dim=-1, keepdim=True)  # 0 when none accepted (never, in practice)
+    sample = d * vpos.gather(-1, first).squeeze(-1)
+    if alpha < 1.0:
+        sample = sample * torch.rand(shape, **f64) ** (1.0 / alpha)
+    return sample
+
+
+def dirichlet(legal: torch.Tensor, alpha: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """float64 [N, A]: a Dirichlet(alpha) draw over each row's ``legal`` columns (bool [N, A]), 0 elsewhere."""
+    gam = _standard_gamma(alpha, tuple(legal.shape), legal.device, generator) * legal
+    return torch.nan_to_num(gam / gam.sum(dim=1, keepdim=True), nan=0.0)

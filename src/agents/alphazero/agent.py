@@ -1,0 +1,194 @@
+"""The AlphaZero agent: a policy/value network that acts through batched PUCT search (docs/mcts.md).
+
+``act(obs, legal_mask, deterministic=True)`` searches every position of the batch with
+``act_simulations`` simulations (the checkpoint's, or ``load_agent(path, simulations=...)``)
+and plays the most visited column; ``simulations=0`` plays the raw policy (its argmax).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from kernels import connect4_torch as kt
+from kernels.geometry import Geometry
+from src.agents.alphazero.mcts import BatchedMCTS, SearchResult
+from src.agents.alphazero.network import PolicyValueNet
+from src.config.checks import positive_int_list, torch_device
+from src.config.schema import ConfigError, Field, Schema
+from src.games.backends import seeded_generator
+
+CHECKPOINT_FORMAT = "c4engine.alphazero/1"
+
+AZ_PARAMS = Schema({
+    "learning_rate": Field("float", 1e-3, "Adam learning rate (reported as 'learning_rate')", gt=0),
+    "weight_decay": Field("float", 1e-4, "L2 penalty on the weights (Adam's weight_decay)", min=0),
+    "batch_size": Field("int", 256, "positions per gradient update", min=1),
+    "replay_buffer_size": Field("int", 200_000, "replay ring capacity, in positions", min=1),
+    "learning_starts": Field("int", 2_000, "positions stored before the first update", min=0),
+    "updates_per_step": Field("int", 1, "gradient updates per batch step", min=1),
+    "channels": Field("int", 32, "channels of the residual conv tower", min=1),
+    "blocks": Field("int", 2, "residual blocks (two 3x3 convs each)", min=0),
+    "value_hidden": Field("int", 64, "hidden units of the value head", min=1),
+    "features": Field("str", "planes", "network input: the 2 stone planes, or 'threats' (adds playable cells and "
+                      "each side's four-completing cells)", choices=("planes", "threats")),
+    "simulations": Field("int", 32, "search simulations per move in self-play", min=1),
+    "act_simulations": Field("int", None, "simulations per move when acting (evaluation, play, load_agent); "
+                             "null: simulations; 0: the raw policy", nullable=True, min=0),
+    "c_puct": Field("float", 1.25, "PUCT exploration constant", gt=0),
+    "dirichlet_alpha": Field("float", 1.0, "Dirichlet noise concentration at the self-play root", gt=0),
+    "noise_eps": Field("float", 0.25, "weight of the root noise in self-play (0: none)", min=0, max=1),
+    "temperature": Field("float", 1.0, "sampling temperature of the first temperature_moves plies of a game", gt=0),
+    "temperature_moves": Field("int", 8, "plies from the start of a game whose moves are sampled from the "
+                               "visit counts; later ones take the most visited", min=0),
+    "value_loss_weight": Field("float", 1.0, "weight of the value loss against the policy loss", min=0),
+    "mirror_augment": Field("bool", True, "train on left-right mirrored copies of half of each minibatch"),
+    "max_grad_norm": Field("float", 5.0, "gradient-norm clip (null: none)", gt=0, nullable=True),
+    "search_backend": Field("str", None, "tree-search kernels: null (numba on the CPU, torch on CUDA), "
+                            "'numba' or 'torch'", nullable=True, choices=("numba", "torch")),
+    "tf32": Field("bool", True, "on CUDA, let float32 matmuls and convolutions use TF32 tensor cores"),
+    "device": Field("str", None, "null: CUDA when available, else CPU", nullable=True, check=torch_device),
+    "num_actions": Field("int", None, "inferred from the game when omitted", nullable=True, min=1),
+    "action_space": Field("any", None, "inferred from the game when omitted (a count or {n: count})", nullable=True),
+    "observation_shape": Field("list", None, "inferred from the game when omitted", nullable=True,
+                               check=positive_int_list),
+})
+
+
+def check_az_params(params: dict, key: str) -> None:
+    if params["batch_size"] > params["replay_buffer_size"]:
+        raise ConfigError(f"{key}.batch_size", f"({params['batch_size']}) must not exceed replay_buffer_size "
+                          f"({params['replay_buffer_size']})")
+    if params["search_backend"] == "numba" and params["device"] not in (None, "cpu"):
+        raise ConfigError(f"{key}.search_backend", "numba search runs on the CPU only; use 'torch' on CUDA")
+
+
+def planes_to_bitboards(obs: torch.Tensor, g: Geometry) -> tuple[torch.Tensor, torch.Tensor]:
+    """cur, mask int64 [N] of observation planes float32 [N, 2, rows, cols] (plane 0: side to move)."""
+    bits = torch.tensor([[1 << (c * g.height + r) for c in range(g.cols)] for r in range(g.rows)],
+                        dtype=torch.int64, device=obs.device)
+    cur = ((obs[:, 0] > 0.5).long() * bits).sum(dim=(1, 2))
+    other = ((obs[:, 1] > 0.5).long() * bits).sum(dim=(1, 2))
+    return cur, cur | other
+
+
+class AlphaZeroAgent:
+    agent_id = "alphazero"
+    CHECKPOINT_FORMAT = CHECKPOINT_FORMAT
+
+    def __init__(self, params: dict, observation_shape: tuple[int, int, int], num_actions: int,
+                 device: torch.device | str = "cpu", seed: int | None = None, simulations: int | None = None):
+        self.params = dict(params)
+        self.observation_shape = tuple(observation_shape)
+        self.num_actions = num_actions
+        self.device = torch.device(device)
+        self.geometry = Geometry(self.observation_shape[1], self.observation_shape[2])
+        self.features = params.get("features", "planes")
+        self.generator = seeded_generator(self.device, seed)
+        self.online = PolicyValueNet(self.observation_shape, num_actions, params["channels"], params["blocks"],
+                                     self.features, params["value_hidden"]).to(self.device)
+        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=params["learning_rate"],
+                                          weight_decay=params["weight_decay"])
+        # the module the loss is computed through: ``online``, or it in DistributedDataParallel
+        # (``distribute``); the searches evaluate with ``online``
+        self.trained = self.online
+        self.mcts = BatchedMCTS(self.geometry, self.device, params["search_backend"], c_puct=params["c_puct"],
+                                dirichlet_alpha=params["dirichlet_alpha"], noise_eps=params["noise_eps"])
+        default = params["act_simulations"] if params["act_simulations"] is not None else params["simulations"]
+        self.act_simulations = default if simulations is None else int(simulations)
+        self.num_updates = 0
+        self.epsilon = None  # no epsilon-greedy exploration: status.json reports null
+
+    # -- the network on bitboards -----------------------------------------------------------
+    def encode(self, cur: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Network input of positions given as bitboards (int64 [N]): float32 [N, 2 or 5, rows, cols]."""
+        if self.features == "threats":
+            return kt.feature_planes(cur, mask, self.geometry)
+        return kt.to_planes(cur, mask, self.geometry)
+
+    @torch.no_grad()
+    def evaluate(self, cur: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits float32 [N, cols], value float32 [N]) of the positions, for the search."""
+        return self.online(self.encode(cur.to(self.device), mask.to(self.device)))
+
+    def search(self, cur, mask, simulations: int, noise: bool = False) -> SearchResult:
+        return self.mcts.search(cur, mask, self.evaluate, simulations, noise=noise, generator=self.generator)
+
+    @torch.no_grad()
+    def greedy_moves(self, net, cur: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """int64 [N]: the argmax over legal columns of ``net``'s policy (a frozen copy of ``online``,
+        as the pool's snapshots are): the raw policy, no search."""
+        logits, _ = net(self.encode(cur, mask))
+        return logits.masked_fill(~kt.legal_mask(mask, self.geometry), float("-inf")).argmax(dim=1)
+
+    # -- acting -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, legal_mask: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+        """int64 [N]: the most visited column after ``act_simulations`` simulations (the raw
+        policy's argmax with 0); not ``deterministic``: root noise on, and a column drawn from the
+        visit counts at ``temperature``."""
+        cur, mask = planes_to_bitboards(obs.to(self.device), self.geometry)
+        return self.act_bitboards(cur, mask, deterministic)
+
+    @torch.no_grad()
+    def act_bitboards(self, cur: torch.Tensor, mask: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+        if self.act_simulations == 0:
+            return self.greedy_moves(self.online, cur, mask)
+        result = self.search(cur, mask, self.act_simulations, noise=not deterministic)
+        return self.mcts.act(result, 0.0 if deterministic else self.params["temperature"], self.generator)
+
+    @torch.no_grad()
+    def action_values(self, obs: torch.Tensor, legal_mask: torch.Tensor) -> torch.Tensor:
+        """float32 [N, cols]: the search's Q of each column (the policy's probabilities without search)."""
+        cur, mask = planes_to_bitboards(obs.to(self.device), self.geometry)
+        if self.act_simulations == 0:
+            logits, _ = self.evaluate(cur, mask)
+            return F.softmax(logits.masked_fill(~legal_mask.to(self.device), float("-inf")), dim=1)
+        return self.search(cur, mask, self.act_simulations).q
+
+    # -- learning ---------------------------------------------------------------------------
+    @property
+    def learning_rate(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def update(self, obs: torch.Tensor, legal: torch.Tensor, policy: torch.Tensor, value: torch.Tensor):
+        """One gradient step: cross-entropy of the policy against the search's visit distribution
+        ``policy`` (float32 [B, cols]) over legal columns, plus ``value_loss_weight`` x the squared
+        error of the value against the game's outcome ``value`` (float32 [B], mover's side).
+        Returns (loss, policy loss, value loss) as 0-d tensors, not synchronised."""
+        logits, v = self.trained(obs)
+        logp = F.log_softmax(logits.masked_fill(~legal, -1e9), dim=1)
+        policy_loss = -(policy * logp).sum(dim=1).mean()
+        value_loss = F.mse_loss(v, value)
+        loss = policy_loss + self.params["value_loss_weight"] * value_loss
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.params["max_grad_norm"] is not None:
+            torch.nn.utils.clip_grad_norm_(self.online.parameters(), self.params["max_grad_norm"])
+        self.optimizer.step()
+        self.num_updates += 1
+        return loss.detach(), policy_loss.detach(), value_loss.detach()
+
+    def distribute(self, wrap) -> None:
+        """Average gradients over the ranks (``wrap``: DistributedDataParallel)."""
+        self.trained = wrap(self.online)
+
+    # -- state ------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"online": self.online.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "num_updates": self.num_updates, "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.online.load_state_dict(state["online"])
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])
+        self.num_updates = state.get("num_updates", 0)
+        if "generator" in state:
+            try:
+                self.generator.set_state(state["generator"].cpu())
+            except (RuntimeError, TypeError):
+                pass  # a CUDA generator's state does not fit a CPU one: keep this agent's own stream
+
+    def checkpoint(self, extra: dict | None = None) -> dict:
+        return {"format": CHECKPOINT_FORMAT, "agent_id": self.agent_id, "params": self.params,
+                "observation_shape": list(self.observation_shape), "num_actions": self.num_actions,
+                "state": self.state_dict(), **(extra or {})}

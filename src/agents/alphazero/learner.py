@@ -1,0 +1,238 @@
+"""The AlphaZero learner: self-play positions, their search targets and outcomes, and updates.
+
+Every move the agent makes (and, with the ``self_play`` sampler, every move of its opponent,
+which is the same agent) is a search. The position, the search's visit distribution and the
+mover's seat are kept per game until the game ends; then each position gets the game's
+outcome from its mover's side (+1 win, -1 loss, 0 draw) and goes into a replay ring of
+positions (bitboards, float16 policies: 31 bytes a position). Updates sample the ring,
+mirror a random half, and fit the policy to the visit distribution and the value to the
+outcome. See ``docs/alphazero.md``.
+"""
+from __future__ import annotations
+
+import torch
+
+from src.agents.alphazero.agent import AlphaZeroAgent
+from src.games.backends import seeded_generator
+from src.opponents.samplers import OpponentSampler
+
+
+class PositionReplay:
+    """Ring of (cur, mask int64, policy float16 [cols], value int8) on the agent's device."""
+
+    def __init__(self, capacity: int, cols: int, device: torch.device, seed: int | None):
+        self.capacity, self.device = int(capacity), torch.device(device)
+        self.storage = {"cur": torch.zeros(self.capacity, dtype=torch.int64, device=self.device),
+                        "mask": torch.zeros(self.capacity, dtype=torch.int64, device=self.device),
+                        "policy": torch.zeros((self.capacity, cols), dtype=torch.float16, device=self.device),
+                        "value": torch.zeros(self.capacity, dtype=torch.int8, device=self.device)}
+        self.ptr = self.size = 0
+        self.generator = seeded_generator(self.device, seed)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, items: dict[str, torch.Tensor]) -> None:
+        n = items["cur"].shape[0]
+        if n == 0:
+            return
+        if n >= self.capacity:
+            items = {k: v[n - self.capacity:] for k, v in items.items()}
+            n = self.capacity
+        idx = (self.ptr + torch.arange(n, device=self.device)) % self.capacity
+        for k, buf in self.storage.items():
+            buf[idx] = items[k].to(buf.dtype)
+        self.ptr = (self.ptr + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
+
+    def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
+        idx = torch.randint(0, self.size, (batch_size,), device=self.device, generator=self.generator)
+        return {k: v[idx] for k, v in self.storage.items()}
+
+    def state_dict(self) -> dict:
+        return {"storage": {k: v[:self.size].cpu() if self.size < self.capacity else v.cpu()
+                            for k, v in self.storage.items()},
+                "ptr": self.ptr, "size": self.size, "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, v in state["storage"].items():
+            self.storage[k][:v.shape[0]] = v.to(self.device)
+        self.ptr, self.size = state["ptr"], state["size"]
+        self.generator.set_state(state["generator"].cpu())
+
+
+class AlphaZeroLearner:
+    """``Learner`` protocol (src/agents/protocol.py) for the AlphaZero agent."""
+
+    def __init__(self, params: dict, game, device: torch.device, agent_seed: int | None, replay_seed: int | None):
+        self.params, self.game, self.device = params, game, device
+        self.g = game.geometry
+        self.agent = AlphaZeroAgent(params, game.observation_shape, game.num_actions, device, seed=agent_seed)
+        self.replay = PositionReplay(params["replay_buffer_size"], self.g.cols, device, replay_seed)
+        n, length = game.num_envs, self.g.rows * self.g.cols
+        self.num_envs = n
+        # positions of the running games, until each game's outcome is known
+        self.p_cur = torch.zeros((n, length), dtype=torch.int64, device=device)
+        self.p_mask = torch.zeros((n, length), dtype=torch.int64, device=device)
+        self.p_policy = torch.zeros((n, length, self.g.cols), dtype=torch.float16, device=device)
+        self.p_agent = torch.zeros((n, length), dtype=torch.bool, device=device)  # the agent's seat moved
+        self.p_len = torch.zeros(n, dtype=torch.int64, device=device)
+        self.rows = torch.arange(n, device=device)
+        self.dist = None  # a data-parallel run's ``Distributed`` (``distribute``)
+        self._zero_report()
+
+    def _zero_report(self) -> None:
+        z = lambda: torch.zeros((), dtype=torch.float32, device=self.device)  # noqa: E731
+        self.loss_sum, self.policy_loss_sum, self.value_loss_sum = z(), z(), z()
+        self.loss_count = 0
+
+    # -- self-play moves ----------------------------------------------------------------------
+    def search_moves(self, cur: torch.Tensor, mask: torch.Tensor, active: torch.Tensor | None,
+                     agent_seat: bool, deterministic: bool = False) -> torch.Tensor:
+        """Search the positions (self-play settings: root noise, temperature for the first
+        ``temperature_moves`` plies), record the ``active`` ones for training, return the moves
+        (int64 [N]; entries outside ``active`` are unused). On the CPU only the ``active`` games
+        are searched; on CUDA all of them (choosing a subset would synchronise with the host)."""
+        if active is not None and self.device.type == "cpu":
+            idx = active.nonzero().squeeze(1)
+            moves = torch.zeros_like(cur)
+            if idx.numel():
+                moves[idx] = self._search_moves(cur[idx], mask[idx], idx, agent_seat, deterministic)
+            return moves
+        return self._search_moves(cur, mask, None if active is None else active, agent_seat, deterministic)
+
+    def _search_moves(self, cur, mask, where, agent_seat: bool, deterministic: bool) -> torch.Tensor:
+        """``where``: the games' row indices (int64, a subset), a bool mask of the rows to record
+        (all N searched), or None (all N, all recorded)."""
+        p = self.params
+        a = self.agent
+        result = a.search(cur, mask, p["simulations"], noise=not deterministic and p["noise_eps"] > 0)
+        greedy = a.mcts.act(result, 0.0)
+        if deterministic:
+            moves = greedy
+        else:
+            sampled = a.mcts.act(result, p["temperature"], a.generator)
+            ply = _popcount(mask)
+            moves = torch.where(ply < p["temperature_moves"], sampled, greedy)
+        self._record(cur, mask, a.mcts.policy_target(result), where, agent_seat)
+        return moves
+
+    def _record(self, cur, mask, policy, where, agent_seat: bool) -> None:
+        if where is not None and where.dtype == torch.int64:  # a subset of rows, all recorded
+            rows, on = where, torch.ones_like(where, dtype=torch.bool)
+        else:
+            rows = self.rows
+            on = torch.ones_like(self.p_len, dtype=torch.bool) if where is None else where
+        col = self.p_len[rows].clamp(max=self.p_cur.shape[1] - 1)
+        self.p_cur[rows, col] = torch.where(on, cur, self.p_cur[rows, col])
+        self.p_mask[rows, col] = torch.where(on, mask, self.p_mask[rows, col])
+        self.p_policy[rows, col] = torch.where(on[:, None], policy.to(torch.float16), self.p_policy[rows, col])
+        self.p_agent[rows, col] = torch.where(on, agent_seat, self.p_agent[rows, col])
+        self.p_len[rows] += on.to(torch.int64)
+
+    def on_game_end(self, done: torch.Tensor, reward: torch.Tensor) -> None:
+        """Games ``done`` ended with ``reward`` (agent's side): their positions get the outcome
+        from each mover's side and go to the replay ring (before the games restart)."""
+        valid = (torch.arange(self.p_cur.shape[1], device=self.device)[None, :] < self.p_len[:, None]) & done[:, None]
+        outcome = reward.sign().to(torch.int8)[:, None]
+        value = torch.where(self.p_agent, outcome, -outcome)
+        self.replay.add({"cur": self.p_cur[valid], "mask": self.p_mask[valid], "policy": self.p_policy[valid],
+                         "value": value[valid]})
+        self.p_len = torch.where(done, 0, self.p_len)
+
+    # -- the Learner protocol -----------------------------------------------------------------
+    def act(self, cur, mask, legal, deterministic: bool) -> torch.Tensor:
+        return self.search_moves(cur, mask, None, agent_seat=True, deterministic=deterministic)
+
+    def observe(self, batch: dict) -> None:
+        pass  # positions were recorded by the searches; outcomes arrive through on_game_end
+
+    def learn(self) -> None:
+        p = self.params
+        ready = len(self.replay) >= max(p["learning_starts"], 1)
+        if self.dist is not None:  # ranks store different numbers of positions: all learn, or none
+            ready = not self.dist.agree([not ready])[0]
+        if not ready:
+            return
+        for _ in range(p["updates_per_step"]):
+            s = self.replay.sample(p["batch_size"])
+            obs = self.agent.encode(s["cur"], s["mask"])
+            legal = self.game.ops.legal_mask(s["mask"])
+            policy, value = s["policy"].float(), s["value"].float()
+            if p["mirror_augment"]:
+                flip = torch.rand(value.shape, device=self.device, generator=self.replay.generator) < 0.5
+                obs = torch.where(flip[:, None, None, None], obs.flip(-1), obs)
+                legal = torch.where(flip[:, None], legal.flip(-1), legal)
+                policy = torch.where(flip[:, None], policy.flip(-1), policy)
+            loss, pl, vl = self.agent.update(obs, legal, policy, value)
+            self.loss_sum += loss
+            self.policy_loss_sum += pl
+            self.value_loss_sum += vl
+            self.loss_count += 1
+
+    def status_fields(self) -> dict:
+        n = self.loss_count
+        mean = (lambda t: round(float(t) / n, 6) if n else None)  # noqa: E731
+        return {"epsilon": None, "updates": self.agent.num_updates, "learning_rate": self.agent.learning_rate,
+                "loss": mean(self.loss_sum), "policy_loss": mean(self.policy_loss_sum),
+                "value_loss": mean(self.value_loss_sum), "mean_q": None, "positions": len(self.replay)}
+
+    def reset_report(self) -> None:
+        self._zero_report()
+
+    def distribute(self, dist) -> None:
+        self.dist = dist
+        self.agent.distribute(dist.wrap)
+
+    def make_self_play_sampler(self) -> "SelfPlaySampler":
+        return SelfPlaySampler(self)
+
+    def state_dict(self, include_replay: bool = True) -> dict:
+        return {"agent": self.agent.state_dict(),
+                "replay": self.replay.state_dict() if include_replay else None,
+                "replay_generator": self.replay.generator.get_state(),
+                "pending": {"cur": self.p_cur.clone(), "mask": self.p_mask.clone(), "policy": self.p_policy.clone(),
+                            "agent": self.p_agent.clone(), "len": self.p_len.clone()},
+                "report": {"loss_sum": self.loss_sum.clone(), "policy_loss_sum": self.policy_loss_sum.clone(),
+                           "value_loss_sum": self.value_loss_sum.clone(), "loss_count": self.loss_count}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.agent.load_state_dict(state["agent"])
+        if state["replay"] is not None:
+            self.replay.load_state_dict(state["replay"])
+        else:
+            self.replay.generator.set_state(state["replay_generator"].cpu())
+        pend = state["pending"]
+        for name, buf in (("cur", self.p_cur), ("mask", self.p_mask), ("policy", self.p_policy),
+                          ("agent", self.p_agent), ("len", self.p_len)):
+            buf.copy_(pend[name])
+        r = state["report"]
+        for name in ("loss_sum", "policy_loss_sum", "value_loss_sum"):
+            getattr(self, name).copy_(r[name])
+        self.loss_count = r["loss_count"]
+
+
+class SelfPlaySampler(OpponentSampler):
+    """``opponent_sampler: {type: self_play}``: the agent's own search replies, and its replies
+    are training positions too (from the other seat)."""
+
+    kind = "self_play"
+
+    def __init__(self, learner: AlphaZeroLearner):
+        self.learner = learner
+
+    def act(self, cur, mask, active=None):
+        return self.learner.search_moves(cur, mask, active, agent_seat=False)
+
+    def status(self) -> dict:
+        return {"opponent_mix": {"self": 1.0}}
+
+
+def _popcount(x: torch.Tensor) -> torch.Tensor:
+    """int64 [N]: set bits of non-negative int64 words (the stones on the board), SWAR-style
+    (https://en.wikipedia.org/wiki/Hamming_weight); the count fits the top byte, so the
+    wrapping multiply and the arithmetic shift are safe."""
+    x = x - ((x >> 1) & 0x5555555555555555)
+    x = (x & 0x3333333333333333) + ((x >> 2) & 0x3333333333333333)
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0F
+    return (x * 0x0101010101010101) >> 56
