@@ -234,3 +234,19 @@ def test_rank_seeds_keep_rank_0_and_differ_between_ranks():
     assert rank_seed(7, 0) == 7 and rank_seed(None, 3) is None
     seeds = {rank_seed(7, r) for r in range(64)} | {rank_seed(8, r) for r in range(1, 64)}
     assert len(seeds) == 127 and all(0 <= s < 2 ** 62 for s in seeds)
+
+
+def test_one_process_is_world_size_1_with_no_process_group(monkeypatch):
+    from src.training.distributed import Distributed
+    from tests.training.helpers import make_trainer
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    d = Distributed.from_env()
+    assert (d.rank, d.world_size, d.active, d.is_main) == (0, 1, False, True)
+    assert d.agree([True, False]) == [True, False] and d.sum_ints([3, 4]) == [3, 4] and d.gather("x") == ["x"]
+    monkeypatch.setenv("WORLD_SIZE", "1")  # torchrun --nproc_per_node=1: the plain path too
+    assert not Distributed.from_env().active
+    trainer = make_trainer(tiny_config(train={"total_steps": 64}))
+    trainer.train()
+    assert trainer.last_status["world_size"] == 1 and "rank_digests" not in trainer.last_status
+    assert trainer.step == 64 and trainer.steps_per_batch == NUM_ENVS
