@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from kernels import connect4_torch as kt
 from kernels.geometry import Geometry
+from src.agents.common import checkpoint_dict, restore_generator
 from src.agents.networks import QNetwork
 from src.config.checks import positive_int_list, torch_device
 from src.config.schema import Field, Schema
@@ -199,14 +200,8 @@ class DQNAgent:
             self.optimizer.load_state_dict(state["optimizer"])
         self.epsilon.fill_(state.get("epsilon", float(self.epsilon)))
         self.num_updates = state.get("num_updates", 0)
-        if "generator" in state:
-            try:
-                self.generator.set_state(state["generator"].cpu())
-            except (RuntimeError, TypeError):
-                pass  # a CUDA generator's state does not fit a CPU one: keep this agent's own stream
+        restore_generator(self.generator, state)
 
     def checkpoint(self, extra: dict | None = None) -> dict:
         """Everything ``load_agent`` needs, plus ``extra`` (step, episode, game...)."""
-        return {"format": CHECKPOINT_FORMAT, "agent_id": self.agent_id, "params": self.params,
-                "observation_shape": list(self.observation_shape), "num_actions": self.num_actions,
-                "state": self.state_dict(), **(extra or {})}
+        return checkpoint_dict(self, extra)

@@ -136,3 +136,20 @@ def without(cfg: dict, dotted: str) -> dict:
         node = node[p]
     del node[last]
     return cfg
+
+
+def assert_identical(a, b, where="state"):
+    """Nested dicts/lists/tensors equal: same keys, types, dtypes, shapes, and bit-identical tensors."""
+    assert type(a) is type(b), where
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            assert_identical(a[k], b[k], f"{where}[{k!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_identical(x, y, f"{where}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b), where
+    else:
+        assert a == b, where

@@ -15,7 +15,7 @@ from src.opponents.samplers import OpponentSampler
 from src.training.config import validate_config
 from src.agents.replay import ReplayBuffer
 from src.training.versus import Versus
-from tests.training.helpers import make_trainer, tiny_config
+from tests.training.helpers import assert_identical, make_trainer, tiny_config
 
 
 def seed_of(seed: int, salt: int) -> int:
@@ -89,22 +89,6 @@ def reference_dqn_run(raw: dict) -> DQNAgent:
     return agent
 
 
-def assert_same_state(a: dict, b: dict, path: str = "") -> None:
-    assert type(a) is type(b) or (isinstance(a, (int, float)) and isinstance(b, (int, float))), path
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), path
-        for k in a:
-            assert_same_state(a[k], b[k], f"{path}.{k}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same_state(x, y, f"{path}[{i}]")
-    elif isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), path
-    else:
-        assert a == b, path
-
-
 CALLBACKS = [{"type": "epsilon_decay", "params": {"every": "step"}},
              {"type": "lr_decay", "params": {"interval_steps": 96, "decay_factor": 0.7}}]
 
@@ -116,7 +100,7 @@ def test_trainer_equals_the_reference_loop_random_sampler_nstep_threats():
     trainer.train()
     ref = reference_dqn_run(raw)
     assert trainer.agent.num_updates == ref.num_updates > 0
-    assert_same_state(trainer.agent.state_dict(), ref.state_dict())
+    assert_identical(trainer.agent.state_dict(), ref.state_dict())
 
 
 def test_trainer_equals_the_reference_loop_pool_sampler():
@@ -128,4 +112,4 @@ def test_trainer_equals_the_reference_loop_pool_sampler():
     trainer = make_trainer(raw)
     trainer.train()
     ref = reference_dqn_run(raw)
-    assert_same_state(trainer.agent.state_dict(), ref.state_dict())
+    assert_identical(trainer.agent.state_dict(), ref.state_dict())

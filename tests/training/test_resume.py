@@ -24,7 +24,7 @@ from src.runs.rundir import RunDir, utc_now_iso
 from src.training import trainer as trainer_module
 from src.training.run import run
 from src.training.state import STATE_VERSION, read_state
-from tests.training.helpers import spawn_train_cli, tiny_config, wait_until, write_config
+from tests.training.helpers import assert_identical, spawn_train_cli, tiny_config, wait_until, write_config
 
 PLAIN = tiny_config(
     agent={"params": {"n_step": 3, "epsilon_decay": 0.995, "learning_rate": 3e-3}},
@@ -90,22 +90,6 @@ def comparable(state: dict) -> dict:
         latest = out["evaluator"]["latest"]
         out["evaluator"] = dict(out["evaluator"], latest={"step": latest["step"], "results": latest["results"]})
     return out
-
-
-def assert_identical(a, b, where="state"):
-    assert type(a) is type(b), where
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for k in a:
-            assert_identical(a[k], b[k], f"{where}[{k!r}]")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_identical(x, y, f"{where}[{i}]")
-    elif isinstance(a, torch.Tensor):
-        assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b), where
-    else:
-        assert a == b, where
 
 
 def assert_same_run(resumed: Path, reference: Path) -> None:

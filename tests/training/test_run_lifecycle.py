@@ -15,7 +15,7 @@ from src.runs.rundir import RunDir, RunDirError
 from src.training import trainer as trainer_module
 from src.training.run import run
 from src.config.schema import ConfigError
-from tests.training.helpers import checkpoint_files, tiny_config, write_config
+from tests.training.helpers import assert_identical, checkpoint_files, tiny_config, write_config
 
 
 def status_of(run_dir) -> dict:
@@ -120,22 +120,6 @@ def test_crash_during_training_leaves_error_log_dead_status_and_no_pid(tmp_path,
     assert "boom in update" in (run_dir / "error.log").read_text()
     assert status_of(run_dir)["status"] == "dead" and "boom in update" in status_of(run_dir)["error"]
     assert not (run_dir / "pid").exists()
-
-
-def assert_identical(a, b, where="checkpoint"):
-    assert type(a) is type(b), where
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for k in a:
-            assert_identical(a[k], b[k], f"{where}[{k!r}]")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_identical(x, y, f"{where}[{i}]")
-    elif isinstance(a, torch.Tensor):
-        assert a.dtype == b.dtype and torch.equal(a, b), where
-    else:
-        assert a == b, where
 
 
 def final_checkpoint(run_dir) -> dict:

@@ -13,6 +13,7 @@ from kernels import connect4_torch as kt
 from kernels.geometry import Geometry
 from src.agents.alphazero.mcts import BatchedMCTS, SearchResult
 from src.agents.alphazero.network import PolicyValueNet
+from src.agents.common import checkpoint_dict, restore_generator
 from src.config.checks import positive_int_list, torch_device
 from src.config.schema import ConfigError, Field, Schema
 from src.games.backends import seeded_generator
@@ -182,13 +183,7 @@ class AlphaZeroAgent:
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
         self.num_updates = state.get("num_updates", 0)
-        if "generator" in state:
-            try:
-                self.generator.set_state(state["generator"].cpu())
-            except (RuntimeError, TypeError):
-                pass  # a CUDA generator's state does not fit a CPU one: keep this agent's own stream
+        restore_generator(self.generator, state)
 
     def checkpoint(self, extra: dict | None = None) -> dict:
-        return {"format": CHECKPOINT_FORMAT, "agent_id": self.agent_id, "params": self.params,
-                "observation_shape": list(self.observation_shape), "num_actions": self.num_actions,
-                "state": self.state_dict(), **(extra or {})}
+        return checkpoint_dict(self, extra)
