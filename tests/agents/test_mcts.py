@@ -13,6 +13,7 @@ from kernels import mcts_torch as kmt
 from kernels.geometry import Geometry
 from src.agents.alphazero import BatchedMCTS, SearchResult
 from tests.games.reference import check_reachable, decode, encode, parse, winner, wins_at
+from tests.opponents import helpers as opponent_helpers
 
 G = Geometry()
 BACKENDS = [pytest.param("numba", id="numba"), pytest.param("torch", id="torch-cpu")]
@@ -104,19 +105,9 @@ def hashed_net(cur, mask):
     return logits, value
 
 
-def random_positions(n: int, seed: int, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def random_positions(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """n positions of random play stopped at random plies (no game over, some boards nearly full)."""
-    gen = torch.Generator().manual_seed(seed)
-    cur = torch.zeros(n, dtype=torch.int64)
-    mask = torch.zeros_like(cur)
-    target = torch.randint(0, G.rows * G.cols, (n,), generator=gen)
-    going = torch.ones(n, dtype=torch.bool)
-    for ply in range(G.rows * G.cols):
-        going &= ply < target
-        c, m, _, done, _ = kt.play(cur, mask, kt.random_legal_actions(mask, G, gen), going, G)
-        going &= ~done
-        cur, mask = torch.where(going, c, cur), torch.where(going, m, mask)
-    return cur.to(device), mask.to(device)
+    return opponent_helpers.random_positions(n, G, seed)
 
 
 def search(backend, pictures, simulations, net=uniform_net, **kwargs):

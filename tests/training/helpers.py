@@ -153,3 +153,19 @@ def assert_identical(a, b, where="state"):
         assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b), where
     else:
         assert a == b, where
+
+
+def crash_dqn_update(monkeypatch, at_update: int = 20):
+    """Make ``DQNAgent.update`` raise RuntimeError("boom") once ``at_update`` updates are done;
+    returns the real method, to put back with ``monkeypatch.setattr(DQNAgent, "update", it)``."""
+    from src.agents.dqn import DQNAgent
+
+    update = DQNAgent.update
+
+    def crashing(self, *args):
+        if self.num_updates == at_update:
+            raise RuntimeError("boom")
+        return update(self, *args)
+
+    monkeypatch.setattr(DQNAgent, "update", crashing)
+    return update

@@ -24,7 +24,7 @@ from src.runs.rundir import RunDir, utc_now_iso
 from src.training import trainer as trainer_module
 from src.training.run import run
 from src.training.state import STATE_VERSION, read_state
-from tests.training.helpers import assert_identical, spawn_train_cli, tiny_config, wait_until, write_config
+from tests.training.helpers import assert_identical, crash_dqn_update, spawn_train_cli, tiny_config, wait_until, write_config
 
 PLAIN = tiny_config(
     agent={"params": {"n_step": 3, "epsilon_decay": 0.995, "learning_rate": 3e-3}},
@@ -170,14 +170,7 @@ def test_run_that_crashed_resumes_from_its_last_checkpoint_and_ends_bit_identica
 
     config = write_config(tmp_path / "c.yaml", PLAIN)
     reference = run(config, tmp_path / "reference", progress=False, status_interval=16)
-    update = DQNAgent.update
-
-    def crash_at_update_21(self, *args):
-        if self.num_updates == 20:
-            raise RuntimeError("boom")
-        return update(self, *args)
-
-    monkeypatch.setattr(DQNAgent, "update", crash_at_update_21)
+    update = crash_dqn_update(monkeypatch, at_update=20)
     crashed = tmp_path / "crashed"
     with pytest.raises(RuntimeError, match="boom"):
         run(config, crashed, progress=False, status_interval=16)

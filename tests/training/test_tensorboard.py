@@ -15,7 +15,7 @@ from src.training import trainer as trainer_module
 from src.training.config import validate_config
 from src.training.run import run
 from src.config.schema import ConfigError
-from tests.training.helpers import tiny_config, write_config
+from tests.training.helpers import crash_dqn_update, tiny_config, write_config
 
 STATUS_SCALARS = ("loss", "mean_q", "steps_per_sec", "epsilon", "learning_rate")
 
@@ -97,14 +97,7 @@ def test_a_crashed_and_resumed_run_shows_each_step_once_in_tensorboard(tmp_path,
     raw = tiny_config(train={"total_steps": 480, "tensorboard": True,
                              "callbacks": [{"type": "checkpoint", "params": {"interval": 96}}]})
     config = write_config(tmp_path / "c.yaml", raw)
-    update = DQNAgent.update
-
-    def crash_at_update_21(self, *args):
-        if self.num_updates == 20:
-            raise RuntimeError("boom")
-        return update(self, *args)
-
-    monkeypatch.setattr(DQNAgent, "update", crash_at_update_21)
+    update = crash_dqn_update(monkeypatch, at_update=20)
     with pytest.raises(RuntimeError, match="boom"):
         run(config, tmp_path / "run", progress=False, status_interval=16)
     monkeypatch.setattr(DQNAgent, "update", update)
