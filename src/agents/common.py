@@ -15,6 +15,18 @@ def restore_generator(generator: torch.Generator, state: dict) -> None:
             pass
 
 
+def gradient_step(agent, loss: torch.Tensor) -> None:
+    """One optimizer step of ``agent`` on ``loss``: zero the gradients, backpropagate, clip the
+    gradient norm of ``agent.online`` at ``params["max_grad_norm"]`` (None: no clip), step, and
+    count the update."""
+    agent.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if agent.params["max_grad_norm"] is not None:
+        torch.nn.utils.clip_grad_norm_(agent.online.parameters(), agent.params["max_grad_norm"])
+    agent.optimizer.step()
+    agent.num_updates += 1
+
+
 def checkpoint_dict(agent, extra: dict | None = None) -> dict:
     """A model file's contents: everything ``load_agent`` needs to rebuild ``agent``, plus ``extra``
     (step, episode, game...)."""

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from kernels import connect4_torch as kt
 from kernels.geometry import Geometry
-from src.agents.common import checkpoint_dict, restore_generator
+from src.agents.common import checkpoint_dict, gradient_step, restore_generator
 from src.agents.networks import QNetwork
 from src.config.checks import positive_int_list, torch_device
 from src.config.schema import Field, Schema
@@ -163,12 +163,7 @@ class DQNAgent:
         q = self.trained(obs).gather(1, actions.unsqueeze(1)).squeeze(1)
         self.last_q_mean = q.detach().mean()
         loss = F.huber_loss(q, targets, delta=self.params["huber_delta"])
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.params["max_grad_norm"] is not None:
-            torch.nn.utils.clip_grad_norm_(self.online.parameters(), self.params["max_grad_norm"])
-        self.optimizer.step()
-        self.num_updates += 1
+        gradient_step(self, loss)
         if self.num_updates % self.params["target_update_interval"] == 0:
             self.sync_target()
         return loss.detach()

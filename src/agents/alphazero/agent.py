@@ -13,7 +13,7 @@ from kernels import connect4_torch as kt
 from kernels.geometry import Geometry
 from src.agents.alphazero.mcts import BatchedMCTS, SearchResult
 from src.agents.alphazero.network import PolicyValueNet
-from src.agents.common import checkpoint_dict, restore_generator
+from src.agents.common import checkpoint_dict, gradient_step, restore_generator
 from src.config.checks import positive_int_list, torch_device
 from src.config.schema import ConfigError, Field, Schema
 from src.games.backends import seeded_generator
@@ -161,12 +161,7 @@ class AlphaZeroAgent:
         policy_loss = -(policy * logp).sum(dim=1).mean()
         value_loss = F.mse_loss(v, value)
         loss = policy_loss + self.params["value_loss_weight"] * value_loss
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.params["max_grad_norm"] is not None:
-            torch.nn.utils.clip_grad_norm_(self.online.parameters(), self.params["max_grad_norm"])
-        self.optimizer.step()
-        self.num_updates += 1
+        gradient_step(self, loss)
         return loss.detach(), policy_loss.detach(), value_loss.detach()
 
     def distribute(self, wrap) -> None:
