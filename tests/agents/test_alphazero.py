@@ -25,8 +25,8 @@ def az_config(params=None, **sections):
     return raw
 
 
-def learner_for(n: int):
-    cfg = validate_config(az_config(train={"num_envs": n, "opponent_sampler": {"type": "self_play"}}))
+def learner_for(n: int, **params):
+    cfg = validate_config(az_config(params, train={"num_envs": n, "opponent_sampler": {"type": "self_play"}}))
     return Trainer(cfg, progress=False).learner
 
 
@@ -36,7 +36,8 @@ def test_value_targets_have_the_movers_sign_for_both_seats_and_draws_are_zero():
     cur = torch.arange(1, n + 1, dtype=torch.int64)  # stand-in positions: only their bookkeeping matters
     uniform = torch.full((n, 7), 1 / 7)
     for ply in range(4):  # agent, opponent, agent, opponent in every game
-        learner._record(cur * 100 + ply, cur * 100 + ply, uniform, None, agent_seat=(ply % 2 == 0))
+        learner._record(cur * 100 + ply, cur * 100 + ply, uniform, torch.full((n,), ply / 8), None,
+                        agent_seat=(ply % 2 == 0))
     # game 0: the agent won; game 1: the agent lost; game 2: a draw
     learner.on_game_end(torch.tensor([True, True, True]), torch.tensor([1.0, -1.0, 0.0]))
     stored = learner.replay.storage
@@ -47,14 +48,61 @@ def test_value_targets_have_the_movers_sign_for_both_seats_and_draws_are_zero():
         assert got[(2, ply)] == (-1 if agent_moved else 1)
         assert got[(3, ply)] == 0
     assert len(learner.replay) == 12 and learner.p_len.tolist() == [0, 0, 0]
+    # the root search values go to the ring as recorded (mover's side, no sign flip)
+    for c, q in zip(stored["cur"][:12], stored["q"][:12]):
+        assert float(q) == (int(c) % 100) / 8
 
 
 def test_unfinished_games_keep_their_positions_until_they_end():
     learner = learner_for(2)
-    learner._record(torch.tensor([5, 6]), torch.tensor([5, 6]), torch.full((2, 7), 1 / 7), None, True)
+    learner._record(torch.tensor([5, 6]), torch.tensor([5, 6]), torch.full((2, 7), 1 / 7), torch.zeros(2), None, True)
     learner.on_game_end(torch.tensor([False, True]), torch.tensor([0.0, 1.0]))
     assert len(learner.replay) == 1 and learner.p_len.tolist() == [1, 0]
     assert int(learner.replay.storage["cur"][0]) == 6 and int(learner.replay.storage["value"][0]) == 1
+
+
+def test_value_targets_mix_the_outcome_with_the_search_value_by_value_target_q_weight(monkeypatch):
+    learner = learner_for(2, value_target_q_weight=0.25, learning_starts=1)
+    for ply in range(4):
+        learner._record(torch.tensor([ply, ply]), torch.tensor([ply, ply]), torch.full((2, 7), 1 / 7),
+                        torch.tensor([0.5, -0.5]), None, agent_seat=(ply % 2 == 0))
+    learner.on_game_end(torch.tensor([True, True]), torch.tensor([1.0, 0.0]))  # game 0 won, game 1 drawn
+    seen = []
+    monkeypatch.setattr(learner.agent, "update", lambda obs, legal, policy, value: (
+        seen.append(value.clone()), (torch.zeros(()),) * 3)[1])
+    learner.learn()
+    values = set(torch.cat(seen).tolist())
+    # 0.75 x outcome + 0.25 x search value: game 0's agent seat 0.875, its other seat -0.625; game 1 -0.125
+    assert values <= {0.875, -0.625, -0.125} and len(values) >= 2
+
+
+def test_random_openings_play_uniform_legal_moves_that_are_neither_searched_nor_recorded(monkeypatch):
+    learner = learner_for(3, random_opening_plies=4)
+    assert set(learner.p_open.tolist()) <= set(range(5))
+    board = parse("""
+    .......
+    .......
+    x......
+    o......
+    x......
+    o......
+    """)  # column 0 is full after two more stones; four plies played
+    cur, mask = (torch.tensor([v] * 3) for v in encode(board))
+    learner.p_open = torch.tensor([0, 4, 6])
+    searched = []
+    real = learner._search_moves
+    monkeypatch.setattr(learner, "_search_moves", lambda c, *a: (searched.append(c.shape[0]), real(c, *a))[1])
+    learner.search_moves(cur, mask, None, agent_seat=True)
+    assert searched == [2] and learner.p_len.tolist() == [1, 1, 0]  # game 2 is still in its opening
+    counts = torch.zeros(7, dtype=torch.int64)
+    learner.p_open = torch.tensor([9, 9, 9])
+    for _ in range(100):
+        moves = learner.search_moves(cur, mask, None, agent_seat=True)
+        counts += torch.bincount(moves, minlength=7)
+    assert searched == [2] and learner.p_len.tolist() == [1, 1, 0]
+    assert counts.sum() == 300 and counts.min() > 20  # every legal column, about uniformly (expected 42.9)
+    learner.on_game_end(torch.tensor([True, False, False]), torch.zeros(3))
+    assert learner.p_open[1:].tolist() == [9, 9] and 0 <= int(learner.p_open[0]) <= 4
 
 
 def test_training_through_the_self_play_loop_stores_both_seats_positions():

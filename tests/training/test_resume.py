@@ -49,7 +49,8 @@ AZ_SELF_PLAY = tiny_config(
     eval={"interval": 224, "games": 4, "opponents": ["random"]})
 AZ_SELF_PLAY["agent"] = {"id": "alphazero", "params": {
     "device": "cpu", "channels": 8, "blocks": 1, "simulations": 4, "act_simulations": 4, "batch_size": 16,
-    "replay_buffer_size": 600, "learning_starts": 64, "temperature_moves": 4}}
+    "replay_buffer_size": 600, "learning_starts": 64, "temperature_moves": 4,
+    "random_opening_plies": 3, "value_target_q_weight": 0.5}}
 
 
 @pytest.fixture(autouse=True)

@@ -41,6 +41,11 @@ AZ_PARAMS = Schema({
     "temperature": Field("float", 1.0, "sampling temperature of the first temperature_moves plies of a game", gt=0),
     "temperature_moves": Field("int", 8, "plies from the start of a game whose moves are sampled from the "
                                "visit counts; later ones take the most visited", min=0),
+    "random_opening_plies": Field("int", 0, "self-play games open with k uniformly random moves, k drawn per game "
+                                  "uniformly from 0..random_opening_plies; those moves are neither searched nor "
+                                  "trained on (0: every move is searched)", min=0),
+    "value_target_q_weight": Field("float", 0.0, "value target = (1 - w) x the game's outcome + w x the root "
+                                   "search's value (both from the mover's side); 0: the outcome alone", min=0, max=1),
     "value_loss_weight": Field("float", 1.0, "weight of the value loss against the policy loss", min=0),
     "mirror_augment": Field("bool", True, "train on left-right mirrored copies of half of each minibatch"),
     "max_grad_norm": Field("float", 5.0, "gradient-norm clip (null: none)", gt=0, nullable=True),

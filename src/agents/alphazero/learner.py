@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import torch
 
+from kernels import connect4_torch as kt
 from src.agents.alphazero.agent import AlphaZeroAgent
 from src.games.backends import seeded_generator
 from src.opponents.samplers import OpponentSampler
 
 
 class PositionReplay:
-    """Ring of (cur, mask int64, policy float16 [cols], value int8) on the agent's device."""
+    """Ring of (cur, mask int64, policy float16 [cols], value int8 (the outcome), q float16 (the
+    root search's value)) on the agent's device."""
 
     def __init__(self, capacity: int, cols: int, device: torch.device, seed: int | None):
         self.capacity, self.device = int(capacity), torch.device(device)
         self.storage = {"cur": torch.zeros(self.capacity, dtype=torch.int64, device=self.device),
                         "mask": torch.zeros(self.capacity, dtype=torch.int64, device=self.device),
                         "policy": torch.zeros((self.capacity, cols), dtype=torch.float16, device=self.device),
-                        "value": torch.zeros(self.capacity, dtype=torch.int8, device=self.device)}
+                        "value": torch.zeros(self.capacity, dtype=torch.int8, device=self.device),
+                        "q": torch.zeros(self.capacity, dtype=torch.float16, device=self.device)}
         self.ptr = self.size = 0
         self.generator = seeded_generator(self.device, seed)
 
@@ -75,8 +78,12 @@ class AlphaZeroLearner:
         self.p_cur = torch.zeros((n, length), dtype=torch.int64, device=device)
         self.p_mask = torch.zeros((n, length), dtype=torch.int64, device=device)
         self.p_policy = torch.zeros((n, length, self.g.cols), dtype=torch.float16, device=device)
+        self.p_q = torch.zeros((n, length), dtype=torch.float16, device=device)  # root search values
         self.p_agent = torch.zeros((n, length), dtype=torch.bool, device=device)  # the agent's seat moved
         self.p_len = torch.zeros(n, dtype=torch.int64, device=device)
+        # per game: the plies of its random opening (random_opening_plies)
+        self.p_open = torch.zeros(n, dtype=torch.int64, device=device)
+        self._draw_openings(torch.ones(n, dtype=torch.bool, device=device))
         self.rows = torch.arange(n, device=device)
         self.dist = None  # a data-parallel run's ``Distributed`` (``distribute``)
         self._zero_report()
@@ -91,15 +98,28 @@ class AlphaZeroLearner:
                      agent_seat: bool, deterministic: bool = False) -> torch.Tensor:
         """Search the positions (self-play settings: root noise, temperature for the first
         ``temperature_moves`` plies), record the ``active`` ones for training, return the moves
-        (int64 [N]; entries outside ``active`` are unused). On the CPU only the ``active`` games
-        are searched; on CUDA all of them (choosing a subset would synchronise with the host)."""
-        if active is not None and self.device.type == "cpu":
-            idx = active.nonzero().squeeze(1)
+        (int64 [N]; entries outside ``active`` are unused). Games still in their random opening
+        (``random_opening_plies``) get a uniformly random legal move instead, neither searched
+        nor recorded. On the CPU only the games searched are passed to the search; on CUDA all
+        of them are (choosing a subset would synchronise with the host)."""
+        opening = None
+        if self.params["random_opening_plies"] > 0 and not deterministic:
+            opening = _popcount(mask) < self.p_open
+            random_moves = kt.random_legal_actions(mask, self.g, self.agent.generator)
+        if self.device.type == "cpu" and (active is not None or opening is not None):
+            searched = torch.ones_like(cur, dtype=torch.bool) if active is None else active
             moves = torch.zeros_like(cur)
+            if opening is not None:
+                moves = torch.where(opening, random_moves, moves)
+                searched = searched & ~opening
+            idx = searched.nonzero().squeeze(1)
             if idx.numel():
                 moves[idx] = self._search_moves(cur[idx], mask[idx], idx, agent_seat, deterministic)
             return moves
-        return self._search_moves(cur, mask, None if active is None else active, agent_seat, deterministic)
+        if opening is None:
+            return self._search_moves(cur, mask, active, agent_seat, deterministic)
+        where = ~opening if active is None else active & ~opening
+        return torch.where(opening, random_moves, self._search_moves(cur, mask, where, agent_seat, deterministic))
 
     def _search_moves(self, cur, mask, where, agent_seat: bool, deterministic: bool) -> torch.Tensor:
         """``where``: the games' row indices (int64, a subset), a bool mask of the rows to record
@@ -114,10 +134,10 @@ class AlphaZeroLearner:
             sampled = a.mcts.act(result, p["temperature"], a.generator)
             ply = _popcount(mask)
             moves = torch.where(ply < p["temperature_moves"], sampled, greedy)
-        self._record(cur, mask, a.mcts.policy_target(result), where, agent_seat)
+        self._record(cur, mask, a.mcts.policy_target(result), result.value, where, agent_seat)
         return moves
 
-    def _record(self, cur, mask, policy, where, agent_seat: bool) -> None:
+    def _record(self, cur, mask, policy, q, where, agent_seat: bool) -> None:
         if where is not None and where.dtype == torch.int64:  # a subset of rows, all recorded
             rows, on = where, torch.ones_like(where, dtype=torch.bool)
         else:
@@ -127,6 +147,7 @@ class AlphaZeroLearner:
         self.p_cur[rows, col] = torch.where(on, cur, self.p_cur[rows, col])
         self.p_mask[rows, col] = torch.where(on, mask, self.p_mask[rows, col])
         self.p_policy[rows, col] = torch.where(on[:, None], policy.to(torch.float16), self.p_policy[rows, col])
+        self.p_q[rows, col] = torch.where(on, q.to(torch.float16), self.p_q[rows, col])
         self.p_agent[rows, col] = torch.where(on, agent_seat, self.p_agent[rows, col])
         self.p_len[rows] += on.to(torch.int64)
 
@@ -137,8 +158,16 @@ class AlphaZeroLearner:
         outcome = reward.sign().to(torch.int8)[:, None]
         value = torch.where(self.p_agent, outcome, -outcome)
         self.replay.add({"cur": self.p_cur[valid], "mask": self.p_mask[valid], "policy": self.p_policy[valid],
-                         "value": value[valid]})
+                         "value": value[valid], "q": self.p_q[valid]})
         self.p_len = torch.where(done, 0, self.p_len)
+        self._draw_openings(done)
+
+    def _draw_openings(self, games: torch.Tensor) -> None:
+        """A new random-opening length, uniform in 0..random_opening_plies, for the ``games`` (bool [N])."""
+        k = self.params["random_opening_plies"]
+        if k > 0:
+            new = torch.randint(0, k + 1, self.p_open.shape, device=self.device, generator=self.agent.generator)
+            self.p_open = torch.where(games, new, self.p_open)
 
     # -- the Learner protocol -----------------------------------------------------------------
     def act(self, cur, mask, legal, deterministic: bool) -> torch.Tensor:
@@ -159,6 +188,8 @@ class AlphaZeroLearner:
             obs = self.agent.encode(s["cur"], s["mask"])
             legal = self.game.ops.legal_mask(s["mask"])
             policy, value = s["policy"].float(), s["value"].float()
+            if p["value_target_q_weight"] > 0:
+                value = torch.lerp(value, s["q"].float(), p["value_target_q_weight"])
             if p["mirror_augment"]:
                 flip = torch.rand(value.shape, device=self.device, generator=self.replay.generator) < 0.5
                 obs = torch.where(flip[:, None, None, None], obs.flip(-1), obs)
@@ -192,7 +223,8 @@ class AlphaZeroLearner:
                 "replay": self.replay.state_dict() if include_replay else None,
                 "replay_generator": self.replay.generator.get_state(),
                 "pending": {"cur": self.p_cur.clone(), "mask": self.p_mask.clone(), "policy": self.p_policy.clone(),
-                            "agent": self.p_agent.clone(), "len": self.p_len.clone()},
+                            "q": self.p_q.clone(), "agent": self.p_agent.clone(), "len": self.p_len.clone(),
+                            "open": self.p_open.clone()},
                 "report": {"loss_sum": self.loss_sum.clone(), "policy_loss_sum": self.policy_loss_sum.clone(),
                            "value_loss_sum": self.value_loss_sum.clone(), "loss_count": self.loss_count}}
 
@@ -206,6 +238,10 @@ class AlphaZeroLearner:
         for name, buf in (("cur", self.p_cur), ("mask", self.p_mask), ("policy", self.p_policy),
                           ("agent", self.p_agent), ("len", self.p_len)):
             buf.copy_(pend[name])
+        if "q" in pend:  # checkpoints from before search values were kept have none
+            self.p_q.copy_(pend["q"])
+        if "open" in pend:  # checkpoints from before random openings have none (all 0)
+            self.p_open.copy_(pend["open"])
         r = state["report"]
         for name in ("loss_sum", "policy_loss_sum", "value_loss_sum"):
             getattr(self, name).copy_(r[name])
