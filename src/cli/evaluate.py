@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--accuracy-seed", type=int, default=0, metavar="S", help="seed of the position set (default 0)")
     ap.add_argument("--device", default="cpu", help="torch device (default cpu)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the games and of the opponents' random choices")
+    ap.add_argument("--simulations", type=int, default=None, metavar="S",
+                    help="a search agent's (AlphaZero) simulations per move (default: the checkpoint's "
+                         "act_simulations; 0: the raw policy)")
     args = ap.parse_args(argv)
     if args.games < 1:
         ap.error(f"--games must be positive, got {args.games}")
@@ -55,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         device = torch.device(args.device)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("--device", "CUDA is not available on this machine")
-        player = load_player(args.player, device, seed=args.seed)
+        player = load_player(args.player, device, seed=args.seed, simulations=args.simulations)
         geometry = player.geometry
         opponents = validate_eval_opponents(opponent_specs, "--opponents", Path(".")) if opponent_specs else []
         for i, spec in enumerate(opponents):

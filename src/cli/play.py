@@ -116,6 +116,9 @@ def main(argv: list[str] | None = None, inp: TextIO | None = None, out: TextIO |
                     help="an opponent name (heuristic, search:4, perfect, ...) or another checkpoint plays instead of you")
     ap.add_argument("--show-values", action="store_true", help="print the agent's value of each column before its move")
     ap.add_argument("--seed", type=int, default=0, help="seed of the coin toss and the players' random choices")
+    ap.add_argument("--simulations", type=int, default=None, metavar="S",
+                    help="the agent's search simulations per move, if it searches (AlphaZero; default: the "
+                         "checkpoint's act_simulations; 0: the raw policy)")
     args = ap.parse_args(argv)
 
     from src.agents import CheckpointError
@@ -123,7 +126,7 @@ def main(argv: list[str] | None = None, inp: TextIO | None = None, out: TextIO |
 
     device = torch.device("cpu")
     try:
-        agent = load_player(args.checkpoint, device, seed=args.seed)
+        agent = load_player(args.checkpoint, device, seed=args.seed, simulations=args.simulations)
         other = None
         if args.opponent is not None:
             other = load_player(args.opponent, device, seed=args.seed + 1, geometry=agent.geometry)

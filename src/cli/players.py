@@ -57,8 +57,11 @@ class Player:
     checkpoint: dict | None = None
 
 
-def load_player(spec: str, device: torch.device, seed: int = 0, geometry: Geometry | None = None) -> Player:
+def load_player(spec: str, device: torch.device, seed: int = 0, geometry: Geometry | None = None,
+                simulations: int | None = None) -> Player:
     """A checkpoint path (``*.pt`` or an existing file) or an opponent name (``search:4``, ``perfect``).
+    ``simulations`` overrides a search agent's simulations per move (``load_agent``); it is an
+    error for an agent without search or an opponent name.
 
     Raises CheckpointError for an unusable checkpoint, PlayerError for an unknown name, ValueError
     or SolverUnavailable (RuntimeError) for a solver opponent that cannot play here.
@@ -74,11 +77,14 @@ def load_player(spec: str, device: torch.device, seed: int = 0, geometry: Geomet
         g = Geometry(game["rows"], game["cols"])
         if geometry is not None and geometry != g:
             raise PlayerError(f"{spec} plays {g.rows}x{g.cols} boards, not {geometry.rows}x{geometry.cols}")
-        agent = agent_from_checkpoint(ckpt, device)
+        agent = agent_from_checkpoint(ckpt, device, simulations)
+        label = f"{spec} (step {ckpt.get('step', '?')}" + (")" if simulations is None else f", {simulations} simulations)")
         ops = make_ops(g, device, resolve_backend(None, device), seed)
-        return Player(f"{spec} (step {ckpt.get('step', '?')})", "agent", agent, AgentOpponent(agent, ops), g, ckpt)
+        return Player(label, "agent", agent, AgentOpponent(agent, ops), g, ckpt)
     from src.opponents import check_opponent_usable, make_opponent, parse_opponent_spec
 
+    if simulations is not None:
+        raise PlayerError(f"--simulations applies to a search agent's checkpoint, not to the opponent {spec!r}")
     try:
         parse_opponent_spec(spec)
     except ValueError as e:

@@ -58,6 +58,8 @@ def test_the_perfect_player_scores_one_and_games_still_work(capsys):
     (["CKPT", "--accuracy", "-3"], "--accuracy must be a positive number"),
     (["CKPT", "--opponents", "solver:0"], "solver depth must be an integer from 1 to 42"),
     (["nothing/here.pt", "--accuracy", "5"], "checkpoint not found"),
+    (["CKPT", "--accuracy", "5", "--simulations", "8"], "a dqn agent does not search"),
+    (["perfect", "--accuracy", "5", "--simulations", "8"], "--simulations applies to a search agent"),
 ])
 def test_bad_arguments_are_one_line_errors(checkpoint, argv, message, capsys):  # noqa: F811
     from src.cli.evaluate import main
@@ -77,3 +79,28 @@ def test_missing_solver_is_one_clear_line(checkpoint, monkeypatch, capsys):  # n
     assert main([str(checkpoint), "--accuracy", "10"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "pip install -e '.[solver]'" in err and len(err.splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def az_checkpoint(tmp_path_factory):
+    """An (untrained) AlphaZero checkpoint as the trainer writes them, acting with 4 simulations."""
+    import torch
+
+    from src.agents.alphazero.agent import AZ_PARAMS, AlphaZeroAgent
+
+    params = AZ_PARAMS.fill({"device": "cpu", "channels": 4, "blocks": 1, "simulations": 4}, "agent.params")
+    agent = AlphaZeroAgent(params, (2, 6, 7), 7, "cpu", seed=0)
+    path = tmp_path_factory.mktemp("az") / "model_64.pt"
+    game = {"id": "connect4", "params": {"rows": 6, "cols": 7}}
+    torch.save(agent.checkpoint({"step": 64, "episode": 3, "game": game, "seed": 7}), path)
+    return path
+
+
+def test_simulations_overrides_the_search_of_an_alphazero_checkpoint(az_checkpoint, capsys):
+    from src.cli.evaluate import main
+
+    assert main([str(az_checkpoint), "--accuracy", "20", "--simulations", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "(step 64, 0 simulations)" in out and rows(out)["4-24"]["n"] == 20
+    assert main([str(az_checkpoint), "--accuracy", "20", "--simulations", "-1"]) == 2
+    assert "non-negative" in capsys.readouterr().err

@@ -78,8 +78,8 @@ def test_full_column_message_on_a_forced_fill(checkpoint, monkeypatch):
 
     real = players.load_player
 
-    def col1(spec, device, seed=0, geometry=None):
-        p = real(spec, device, seed, geometry)
+    def col1(spec, device, seed=0, geometry=None, simulations=None):
+        p = real(spec, device, seed, geometry, simulations)
         p.agent.act = lambda obs, legal, deterministic=True: torch.where(legal[:, 3], 3, 0)
         return p
 
@@ -128,6 +128,7 @@ def test_random_first_is_seeded(checkpoint):
     (["missing/model_1.pt"], "checkpoint not found"),
     (["heuristc"], "neither a checkpoint file nor an opponent name"),
     (["CKPT", "--opponent", "search:99"], "search depth must be an integer from 1 to"),
+    (["CKPT", "--simulations", "16"], "a dqn agent does not search"),
 ])
 def test_bad_arguments_exit_2_with_one_line(checkpoint, args, message, capsys):
     from src.cli.play import main
