@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--accuracy-seed", type=int, default=0, metavar="S", help="seed of the position set (default 0)")
     ap.add_argument("--device", default="cpu", help="torch device (default cpu)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the games and of the opponents' random choices")
+    ap.add_argument("--opening-plies", type=int, default=0, metavar="K",
+                    help="start every game pair from its own position after K random moves, the player "
+                         "first in one game and the opponent in the other (default 0: the empty board)")
     ap.add_argument("--simulations", type=int, default=None, metavar="S",
                     help="a search agent's (AlphaZero) simulations per move (default: the checkpoint's "
                          "act_simulations; 0: the raw policy)")
@@ -40,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--games must be positive, got {args.games}")
     if args.accuracy < 0:
         ap.error(f"--accuracy must be a positive number of positions, got {args.accuracy}")
+    if not 0 <= args.opening_plies <= 16:
+        ap.error(f"--opening-plies must be from 0 to 16, got {args.opening_plies}")
     if args.accuracy_seed < 0:
         ap.error(f"--accuracy-seed must not be negative, got {args.accuracy_seed}")
     opponent_specs = args.opponents if args.opponents is not None else ([] if args.accuracy else DEFAULT_OPPONENTS)
@@ -84,10 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     if opponents:
         cfg = {"eval": {"interval": 1, "games": args.games, "opponents": opponents, "deterministic": True}}
         evaluator = Evaluator(cfg, geometry, device, seed=args.seed)
-        print(f"{args.games} games per opponent (half with {player.kind} first):")
+        opening = "" if not args.opening_plies else \
+            f", each pair from its own {args.opening_plies}-ply random opening"
+        print(f"{args.games} games per opponent (half with {player.kind} first{opening}):")
         for i, spec in enumerate(opponents):
             r = play_games(player.agent, evaluator.make_opponent(spec, i), geometry, device, args.games,
-                           seed=child_seed(args.seed, "eval.games", i))
+                           seed=child_seed(args.seed, "eval.games", i), opening_plies=args.opening_plies)
             print(f"  {str(spec):<20} score {r['score']:.4f}  win {r['win']:.4f}  draw {r['draw']:.4f}  loss {r['loss']:.4f}")
     return 0
 

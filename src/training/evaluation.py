@@ -74,11 +74,43 @@ class AgentOpponent:
         return self.agent.act(self.ops.to_planes(cur, mask), self.ops.legal_mask(mask), deterministic=True)
 
 
+def random_openings(n: int, plies: int, geometry, seed: int) -> tuple:
+    """cur, mask int64 [n] (CPU): positions after ``plies`` uniformly random legal moves, drawn
+    from their own seeded stream, where no game ended on the way and the side to move cannot
+    win at once (so whoever moves first from one plays a live game). Rejected draws are redrawn."""
+    import torch
+
+    from kernels import connect4_torch as kt
+
+    g = geometry
+    t = kt.tables(g, "cpu")
+    gen = torch.Generator().manual_seed(int(seed))
+    out_cur = torch.zeros(n, dtype=torch.int64)
+    out_mask = torch.zeros(n, dtype=torch.int64)
+    filled = torch.zeros(n, dtype=torch.bool)
+    while not bool(filled.all()):
+        cur, mask = torch.zeros(n, dtype=torch.int64), torch.zeros(n, dtype=torch.int64)
+        alive = torch.ones(n, dtype=torch.bool)
+        for _ in range(plies):
+            cur, mask, _, done, _ = kt.play(cur, mask, kt.random_legal_actions(mask, g, gen), alive, g)
+            alive &= ~done
+        playable = (mask + t["bottom"].sum()) & t["board"]
+        take = alive & ((kt.win_cells(cur, mask, g) & playable) == 0) & ~filled
+        out_cur, out_mask = torch.where(take, cur, out_cur), torch.where(take, mask, out_mask)
+        filled |= take
+    return out_cur, out_mask
+
+
 def play_games(agent, opponent, geometry, device, games: int, deterministic: bool = True,
-               seed: int | None = None) -> dict:
+               seed: int | None = None, opening_plies: int = 0) -> dict:
     """Play ``games`` games of ``agent`` against ``opponent`` (``act(cur, mask)``), the agent
     first in half of them (the extra one, if odd, with the agent first), each exactly once,
     in a fresh env so no training state or RNG stream is touched.
+
+    ``opening_plies`` > 0: game i of each half starts from the i-th of ``random_openings``
+    (seeded by ``seed``), so the agent meets every opening once from each seat; "first" then
+    means the first move after the opening. Two deterministic players need this to play more
+    than two distinct games.
 
     Returns ``{"games", "win", "draw", "loss", "score"}`` with rates (score = win + draw / 2).
     """
@@ -90,13 +122,18 @@ def play_games(agent, opponent, geometry, device, games: int, deterministic: boo
     results = {"win": 0, "draw": 0, "loss": 0}
     generator = torch.Generator(device=device)
     generator.manual_seed(0 if seed is None else seed)
+    if opening_plies:
+        openings = random_openings((games + 1) // 2, opening_plies, geometry, 0 if seed is None else seed)
     for policy, n in (("agent_first", (games + 1) // 2), ("opponent_first", games // 2)):
         if n == 0:
             continue
         env = BatchedConnect4(n, device=device, seed=None if seed is None else seed + len(policy),
                               rows=geometry.rows, cols=geometry.cols)
         versus = Versus(env, FixedSampler(opponent), policy, seed=seed)
-        versus.reset()
+        if opening_plies:
+            versus.start_from(openings[0][:n].to(device), openings[1][:n].to(device))
+        else:
+            versus.reset()
         outcome = torch.zeros(n, dtype=torch.int8, device=device)
         finished = torch.zeros(n, dtype=torch.bool, device=device)
         for _ in range(geometry.rows * geometry.cols):  # a game lasts at most this many agent moves

@@ -43,6 +43,12 @@ class Versus:
         self.game.mask.zero_()
         self._start_games(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
 
+    def start_from(self, cur: torch.Tensor, mask: torch.Tensor) -> None:
+        """Like ``reset``, from the given running positions (int64 [N]) instead of empty boards:
+        the seats are chosen, and where the opponent starts it plays its first move from there."""
+        self.game.cur, self.game.mask = cur.clone(), mask.clone()
+        self._start_games(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
+
     def legal_mask(self) -> torch.Tensor:
         """bool [N, cols] of the agent's current positions."""
         return self.ops.legal_mask(self.game.mask)

@@ -58,6 +58,7 @@ def test_the_perfect_player_scores_one_and_games_still_work(capsys):
     (["CKPT", "--accuracy", "-3"], "--accuracy must be a positive number"),
     (["CKPT", "--opponents", "solver:0"], "solver depth must be an integer from 1 to 42"),
     (["nothing/here.pt", "--accuracy", "5"], "checkpoint not found"),
+    (["CKPT", "--opening-plies", "17"], "--opening-plies must be from 0 to 16"),
     (["CKPT", "--accuracy", "5", "--simulations", "8"], "a dqn agent does not search"),
     (["perfect", "--accuracy", "5", "--simulations", "8"], "--simulations applies to a search agent"),
 ])
@@ -102,5 +103,9 @@ def test_simulations_overrides_the_search_of_an_alphazero_checkpoint(az_checkpoi
     assert main([str(az_checkpoint), "--accuracy", "20", "--simulations", "0"]) == 0
     out = capsys.readouterr().out
     assert "(step 64, 0 simulations)" in out and rows(out)["4-24"]["n"] == 20
+    assert main([str(az_checkpoint), "--opponents", "random", "--games", "6", "--opening-plies", "3",
+                 "--simulations", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "6 games per opponent (half with agent first, each pair from its own 3-ply random opening)" in out
     assert main([str(az_checkpoint), "--accuracy", "20", "--simulations", "-1"]) == 2
     assert "non-negative" in capsys.readouterr().err

@@ -206,3 +206,58 @@ def test_accuracy_in_each_evaluation_reaches_status_metrics_show_and_plot(tmp_pa
     if pytest.importorskip("matplotlib"):
         png = tmp_path / "acc.png"
         assert _runs("show", rd.path, "--plot", png).returncode == 0 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_random_openings_are_live_positions_of_the_requested_ply_checked_by_the_reference():
+    import numpy as np
+
+    from src.training.evaluation import random_openings
+    from tests.games.reference import EMPTY, check_reachable, decode, winner, wins_at
+
+    cur, mask = random_openings(300, 7, Geometry(), seed=4)
+    again = random_openings(300, 7, Geometry(), seed=4)
+    assert torch.equal(cur, again[0]) and torch.equal(mask, again[1])
+    assert not torch.equal(mask, random_openings(300, 7, Geometry(), seed=5)[1])
+    assert len(set(zip(cur.tolist(), mask.tolist()))) > 250  # 7 random plies: nearly all distinct
+    for c, m in zip(cur.tolist(), mask.tolist()):
+        board = decode(c, m, 6, 7)  # 1: the side to move, 2: the other side
+        check_reachable(board, mover=1)
+        assert int(np.sum(board != EMPTY)) == 7 and winner(board) == EMPTY
+        for col in range(7):  # no column wins at once for the side to move
+            h = int(np.sum(board[:, col] != EMPTY))
+            if h < 6:
+                board[h, col] = 1
+                assert not wins_at(board, h, col)
+                board[h, col] = EMPTY
+
+
+class PositionHash:
+    """A deterministic player that depends on the whole position: the legal column with the
+    largest hash of (position, column). Agent interface (planes) and opponent interface (bitboards)."""
+
+    def _pick(self, cur, mask):
+        from kernels import connect4_torch as kt
+
+        cols = torch.arange(7)
+        h = (cur[:, None] * 1000003 + mask[:, None] * 7919 + cols * 104729) % 1009
+        return torch.where(kt.legal_mask(mask, Geometry()), h, -1).argmax(1)
+
+    def act(self, *args, deterministic=True):
+        if args[0].dim() == 4:  # observation planes
+            from src.agents.alphazero.agent import planes_to_bitboards
+
+            return self._pick(*planes_to_bitboards(args[0], Geometry()))
+        return self._pick(args[0], args[1])
+
+
+def test_openings_give_deterministic_players_many_games_each_opening_once_from_each_seat():
+    player = PositionHash()
+    same = play_games(player, player, Geometry(), torch.device("cpu"), games=200, seed=3, opening_plies=4)
+    # the same player on both sides: a pair's two games mirror each other, so every win has its loss
+    assert same["games"] == 200 and same["win"] == same["loss"] and same["score"] == 0.5
+    assert 0.1 < same["win"] < 0.5  # the openings made the games differ
+    # without openings, the two deterministic players can only play two distinct games
+    plain = play_games(player, Column(3), Geometry(), torch.device("cpu"), games=200, seed=3)
+    assert plain["win"] in (0.0, 0.5, 1.0) and plain["loss"] in (0.0, 0.5, 1.0)
+    varied = play_games(player, Column(3), Geometry(), torch.device("cpu"), games=200, seed=3, opening_plies=4)
+    assert varied["win"] not in (0.0, 0.5, 1.0) or varied["loss"] not in (0.0, 0.5, 1.0)
