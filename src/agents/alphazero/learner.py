@@ -4,7 +4,7 @@ Every move the agent makes (and, with the ``self_play`` sampler, every move of i
 which is the same agent) is a search. The position, the search's visit distribution and the
 mover's seat are kept per game until the game ends; then each position gets the game's
 outcome from its mover's side (+1 win, -1 loss, 0 draw) and goes into a replay ring of
-positions (bitboards, float16 policies: 31 bytes a position). Updates sample the ring,
+positions (bitboards, float16 policies and search values: 33 bytes a position). Updates sample the ring,
 mirror a random half, and fit the policy to the visit distribution and the value to the
 outcome. See ``docs/alphazero.md``.
 """
