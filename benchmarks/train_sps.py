@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _TREE = Path(sys.argv[sys.argv.index("--tree") + 1]).resolve() if "--tree" in sys.argv else ROOT
 sys.path.insert(0, str(_TREE))
 
+import src  # noqa: E402,F401  (first: OMP_WAIT_POLICY=PASSIVE before torch starts its pool, as the CLI does)
 import torch  # noqa: E402
 
 from src.training.callbacks import Callback  # noqa: E402
