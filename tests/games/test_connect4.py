@@ -505,13 +505,16 @@ def test_compact_obs_dtype_holds_the_same_planes_as_float32(backend_device, obs_
 
 
 @pytest.mark.parametrize("obs_dtype", ["uint8", "bool"])
-def test_compact_obs_numba_and_torch_agree_bit_for_bit(obs_dtype):
-    envs = [make_game("connect4", 512, backend=b, seed=5, obs_dtype=obs_dtype) for b in ("numba", "torch")]
+@pytest.mark.parametrize("n, rows, cols", [(512, 6, 7), (13, 6, 7), (21, 4, 5), (19, 8, 7)])
+def test_compact_obs_numba_and_torch_agree_bit_for_bit(obs_dtype, n, rows, cols):
+    """Any batch size and board size: numba's 1-byte planes are torch's."""
+    envs = [make_game("connect4", n, backend=b, seed=5, obs_dtype=obs_dtype, rows=rows, cols=cols)
+            for b in ("numba", "torch")]
     gen = torch.Generator().manual_seed(1)
     for e in envs:
         e.reset()
     for t in range(80):
-        a = torch.randint(0, 8, (512,), generator=gen)  # 7 is out of range: illegal moves too
+        a = torch.randint(0, cols + 1, (n,), generator=gen)  # cols is out of range: illegal moves too
         outs = [e.step(a) for e in envs]
         (o1, r1, d1, i1), (o2, r2, d2, i2) = outs
         assert o1.dtype == o2.dtype and torch.equal(o1, o2), f"step {t}"
