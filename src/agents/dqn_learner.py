@@ -3,7 +3,9 @@
 Per batch step: the transitions go into the ring (bitboards, compact); each of
 ``updates_per_step`` updates samples a minibatch (n-step when ``n_step > 1``), encodes the
 bitboards as network input (planes or threat features), mirrors a random half, and takes one
-Double-DQN gradient step. Loss and mean Q stay on the device until status is written.
+Double-DQN gradient step. Everything before the gradient step is ``src.agents.minibatch``: one
+numba pass on the CPU, tensor ops on other devices, the same results and random draws either
+way. Loss and mean Q stay on the device until status is written.
 """
 from __future__ import annotations
 

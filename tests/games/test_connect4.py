@@ -505,9 +505,11 @@ def test_compact_obs_dtype_holds_the_same_planes_as_float32(backend_device, obs_
 
 
 @pytest.mark.parametrize("obs_dtype", ["uint8", "bool"])
-@pytest.mark.parametrize("n, rows, cols", [(512, 6, 7), (13, 6, 7), (21, 4, 5), (19, 8, 7)])
+@pytest.mark.parametrize("n, rows, cols", [(512, 6, 7), (13, 6, 7), (7, 6, 7), (21, 6, 5), (19, 6, 8), (21, 4, 5),
+                                           (19, 8, 7)])
 def test_compact_obs_numba_and_torch_agree_bit_for_bit(obs_dtype, n, rows, cols):
-    """Any batch size and board size: numba's 1-byte planes are torch's."""
+    """Any batch size and board size: numba's 1-byte planes are torch's (on 6-row boards numba
+    writes them a 64-bit word at a time in blocks of 8 games, the last n % 8 a byte at a time)."""
     envs = [make_game("connect4", n, backend=b, seed=5, obs_dtype=obs_dtype, rows=rows, cols=cols)
             for b in ("numba", "torch")]
     gen = torch.Generator().manual_seed(1)
