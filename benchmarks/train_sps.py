@@ -3,16 +3,24 @@
     python benchmarks/train_sps.py                       # shipped config, CPU or GPU
     python benchmarks/train_sps.py --config configs/dqn_connect4_gpu.yaml --seconds 60 --no-reference
     python benchmarks/train_sps.py --nproc 1 2            # data-parallel scaling (torchrun), CPU or GPUs
+    python benchmarks/train_sps.py --ab ../base --repeats 3 --no-reference   # side by side with another checkout
 
 Runs ``Trainer.train`` on the config for ``--seconds`` after a warm-up (compilation, replay
 fill to learning_starts) and prints agent-steps/s, gradient updates/s, samples trained per
-agent step and the device; then times ``benchmarks/reference_trainer.py`` (one game at a
+agent step and the device; on the CPU also the learner's breakdown (its share of the loop,
+the gradient step's share of it, ms per update in ``DQNAgent.update`` and in the rest) and the
+bare-update ceiling (the same agent's ``update`` fed one ready-made minibatch for
+``--ceiling-seconds``); then times ``benchmarks/reference_trainer.py`` (one game at a
 time, one minibatch update per agent step) on the same config and prints the ratio.
 
 ``--nproc K1 K2 ...`` measures data-parallel training instead: for each K it launches
 ``torchrun --standalone --nproc_per_node=K`` on this script (one GPU per process on CUDA; on
 the CPU each process gets cores/K threads), and prints agent-steps/s and samples/s summed over
 the ranks, and the scaling efficiency against the first K (steps/s per process relative to it).
+
+``--ab DIR`` measures the checkout DIR (e.g. ``git worktree add ../base <commit>``) and this
+one alternately, each run in its own subprocess with this script (``--tree``), ``--repeats``
+times, printing the load average with each row, so that other load hits both sides alike.
 """
 from __future__ import annotations
 
