@@ -41,7 +41,7 @@ DQN_PARAMS = Schema({
     "huber_delta": Field("float", 1.0, "Huber loss threshold", gt=0),
     "max_grad_norm": Field("float", 10.0, "gradient-norm clip (null: none)", gt=0, nullable=True),
     "compile": Field("bool", False, "hand the update's loss (forward passes, targets, Huber loss) to torch.compile "
-                     "(inductor); the first updates compile (a minute on 2 CPU cores); results differ from eager "
+                     "(inductor); the first updates compile (15-25 s on 2 CPU cores); results differ from eager "
                      "in the last bits"),
     "tf32": Field("bool", True, "on CUDA, let float32 matmuls and convolutions use TF32 tensor cores"),
     "device": Field("str", None, "null: CUDA when available, else CPU", nullable=True, check=torch_device),
