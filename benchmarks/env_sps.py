@@ -249,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             if device.type == "cuda":
                 torch.cuda.empty_cache()
 
+    if args.api_only:
+        return 0
     print()
     print("env steps/s: best of ~10 windows (median in brackets)")
     print("versus and gym: agent steps/s against a random opponent (each step two plies); gym/versus of the best windows")
