@@ -2,7 +2,8 @@
 
 Two ways per (backend, device, N):
 
-* api    - the public API: ``env.step(env.sample_actions())`` in a loop (obs built every step);
+* api    - the public API: ``env.step(env.sample_actions())`` in a loop (obs built every step),
+           once per ``--obs-dtypes`` (float32, the default, and the compact uint8/bool);
 * kernel - the kernel's fastest path: ``random_rollout`` (action choice fused into the step,
            many steps per call, no observations), the ceiling of the backend.
 
@@ -24,6 +25,11 @@ best window is the backend's speed, the median what it got.
     python benchmarks/env_sps.py                                   # numba + torch-cpu (+ cuda)
     python benchmarks/env_sps.py --backends numba --sizes 65536 --seconds 3
     python benchmarks/env_sps.py --backends torch --device cuda --sizes 65536,1048576,4194304
+    python benchmarks/env_sps.py --backends numba --sizes 65536 --api-only --obs-dtypes float32,uint8,bool
+    python benchmarks/env_sps.py --backends numba --sizes 65536 --api-only --ab /path/to/base/checkout
+
+``--ab BASE`` alternates api runs of the checkout BASE (float32, its only dtype before
+``obs_dtype``) and of this one (every dtype), each in its own subprocess, ``--repeats`` times.
 """
 from __future__ import annotations
 
@@ -32,10 +38,14 @@ import os
 import sys
 import time
 
-import numpy as np
-import torch
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# --tree DIR: measure the code of another checkout (see --ab)
+_TREE = os.path.abspath(sys.argv[sys.argv.index("--tree") + 1]) if "--tree" in sys.argv else ROOT
+sys.path.insert(0, _TREE)
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import src  # noqa: E402,F401  (first: OMP_WAIT_POLICY=PASSIVE before torch starts its pool, as the CLI does)
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from benchmarks.machine import machine  # noqa: E402
 from kernels import connect4_numba as knb  # noqa: E402
@@ -73,10 +83,12 @@ def timed(fn, seconds: float, sync, windows: int = 10) -> list[float]:
     return rates
 
 
-def api_rates(backend: str, device: torch.device, n: int, seconds: float, rows: int, cols: int) -> list[float]:
+def api_rates(backend: str, device: torch.device, n: int, seconds: float, rows: int, cols: int,
+              obs_dtype: str = "float32") -> list[float]:
     compiled = backend == "torch_compiled"  # the torch backend with its step fused by torch.compile
+    extra = {} if obs_dtype == "float32" else {"obs_dtype": obs_dtype}  # a checkout before obs_dtype: float32
     env = make_game("connect4", n, device=device, backend="torch" if compiled else backend, seed=0,
-                    rows=rows, cols=cols, compile=compiled)
+                    rows=rows, cols=cols, compile=compiled, **extra)
     env.reset()
 
     def step():
@@ -135,6 +147,27 @@ def kernel_rates(backend: str, device: torch.device, n: int, seconds: float, row
     return [r * steps * n for r in timed(rollout, seconds, sync_for(device))]
 
 
+def ab(args, raw: list[str]) -> int:
+    """Alternate subprocess runs (api only) of the base checkout and this one (A B A B ...)."""
+    import subprocess
+
+    i = raw.index("--ab")
+    rest = [x for x in raw[:i] + raw[i + 2:] if x != "--api-only"]
+    print(f"machine: {machine()}")
+    print(f"command: python benchmarks/env_sps.py {' '.join(raw)}", flush=True)
+    for rep in range(args.repeats):
+        for name, tree, dtypes in (("base", args.ab, "float32"), ("new", ROOT, args.obs_dtypes)):
+            out = subprocess.run([sys.executable, os.path.abspath(__file__), *rest, "--api-only", "--tree", tree,
+                                  "--obs-dtypes", dtypes], capture_output=True, text=True)
+            if out.returncode != 0:
+                print(f"{name}: failed\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+                return 1
+            for line in out.stdout.splitlines():
+                if " api[" in line:
+                    print(f"rep {rep} {name:4s} {line}", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -151,7 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-gym", action="store_true", help="skip the versus and gym (Connect4VectorEnv) columns")
     p.add_argument("--torch-cpu-max", type=int, default=262144,
                    help="skip torch-on-cpu above this many games: it is slow (0: no limit)")
+    p.add_argument("--obs-dtypes", default="float32,uint8", help="observation dtypes of the api column")
+    p.add_argument("--api-only", action="store_true", help="only the api column")
+    p.add_argument("--tree", default=None, help="measure the code of this checkout instead (see --ab)")
+    p.add_argument("--ab", default=None, metavar="BASE_TREE", help="alternate api runs of BASE_TREE and this checkout")
+    p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args(argv)
+    if args.ab:
+        return ab(args, list(sys.argv[1:] if argv is None else argv))
+    dtypes = [d for d in args.obs_dtypes.split(",") if d]
 
     sizes = [int(s) for s in args.sizes.split(",") if s]
     gym = not args.no_gym
@@ -187,8 +228,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{label}  skipped (torch on the CPU above --torch-cpu-max={args.torch_cpu_max})", flush=True)
                 rows.append((backend, str(device), n, [], [], [], []))
                 continue
-            api = api_rates(backend, device, n, args.seconds, args.rows, args.cols)
-            print(f"{label}  api {max(api):9.3e} (median {np.median(api):9.3e})", end="", flush=True)
+            apis = {d: api_rates(backend, device, n, args.seconds, args.rows, args.cols, d) for d in dtypes}
+            api = apis[dtypes[0]]
+            for d, a in apis.items():
+                print(f"{label}  api[{d}] {max(a):9.3e} (median {np.median(a):9.3e}) load {os.getloadavg()[0]:.2f}",
+                      end="" if d == dtypes[-1] else "\n", flush=True)
+            if args.api_only:
+                print(flush=True)
+                continue
             kern = kernel_rates(backend, device, n, args.seconds, args.rows, args.cols, steps)
             print(f"  kernel {max(kern):9.3e} (median {np.median(kern):9.3e}) steps/s, {steps} steps per call",
                   end="", flush=True)
@@ -202,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             if device.type == "cuda":
                 torch.cuda.empty_cache()
 
+    if args.api_only:
+        return 0
     print()
     print("env steps/s: best of ~10 windows (median in brackets)")
     print("versus and gym: agent steps/s against a random opponent (each step two plies); gym/versus of the best windows")

@@ -11,6 +11,7 @@ results do not depend on how numba spreads games over threads: same seed, same r
 """
 from __future__ import annotations
 
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -104,6 +105,15 @@ def write_planes(cur, mask, flat, i, rows, cols):
             flat[i, n_obs + r * cols + c] = (opp >> (c * h + r)) & 1
 
 
+@njit(inline="always", cache=True)
+def row7_bytes(w, r, bottoms):
+    """6-row boards (7 bits per column) of at most 7 columns: uint64 whose byte c is cell (r, c)
+    of stones ``w``. The row's bits sit 7 apart (bit 7c); times 127 copies each to bits
+    7c..7c+6, ranges that never overlap (no carries), and bit 8c (c <= 6) of them is the one wanted."""
+    x = np.uint64((w >> r) & bottoms)
+    return (x * np.uint64(127)) & np.uint64(0x0101010101010101)
+
+
 def _build(rows: int, cols: int, board: int):
     """Compile the kernels of one board size (rows, cols and board are constants inside)."""
     h = rows + 1
@@ -151,6 +161,54 @@ def _build(rows: int, cols: int, board: int):
         for i in prange(cur.shape[0]):
             c, m, r, d, il = play_one(cur[i], mask[i], actions[i], rows, cols, board)
             if d:  # the auto-reset: a finished game becomes an empty board within the step
+                c = np.int64(0)
+                m = np.int64(0)
+            cur[i] = c
+            mask[i] = m
+            reward[i] = r
+            done[i] = d
+            illegal[i] = il
+            write_planes(c, m, flat, i, rows, cols)
+
+    # 1-byte observations (uint8/bool) on 6-row boards, written 8 bytes at a time: each plane
+    # row is one word (byte c = column c, ``row7_bytes``), streamed into 64-bit stores, a block
+    # of 8 games (a whole number of words) per iteration, instead of one store per cell.
+    row_bits = np.uint64(8 * cols)
+    bottoms = sum(1 << (c * h) for c in range(cols))
+
+    @njit(parallel=True, cache=True)
+    def step_autoreset_bytes(cur, mask, actions, reward, done, illegal, flat, words):
+        n = cur.shape[0]
+        nblocks = n // 8
+        per_block = words.shape[0] // max(nblocks, 1)
+        for b in prange(nblocks):
+            w = b * per_block
+            acc = np.uint64(0)
+            nb = np.uint64(0)
+            for i in range(8 * b, 8 * b + 8):
+                c, m, r, d, il = play_one(cur[i], mask[i], actions[i], rows, cols, board)
+                if d:
+                    c = np.int64(0)
+                    m = np.int64(0)
+                cur[i] = c
+                mask[i] = m
+                reward[i] = r
+                done[i] = d
+                illegal[i] = il
+                for plane in range(2):
+                    stones = c if plane == 0 else c ^ m
+                    for rr in range(rows):
+                        y = row7_bytes(stones, rr, bottoms)
+                        acc |= y << nb
+                        nb += row_bits
+                        if nb >= np.uint64(64):
+                            words[w] = acc
+                            w += 1
+                            nb -= np.uint64(64)
+                            acc = (y >> (row_bits - nb)) if nb > np.uint64(0) else np.uint64(0)
+        for i in range(8 * nblocks, n):  # the last n % 8 games, a byte at a time
+            c, m, r, d, il = play_one(cur[i], mask[i], actions[i], rows, cols, board)
+            if d:
                 c = np.int64(0)
                 m = np.int64(0)
             cur[i] = c
@@ -211,6 +269,7 @@ def _build(rows: int, cols: int, board: int):
 
     return SimpleNamespace(play=play, legal_mask=legal_mask, to_planes=to_planes,
                            random_legal_actions=random_legal_actions, step_autoreset=step_autoreset,
+                           step_autoreset_bytes=step_autoreset_bytes,
                            random_rollout=random_rollout)
 
 
@@ -271,9 +330,18 @@ def random_legal_actions(mask, g: Geometry, seed: int, out=None):
 
 def step_autoreset(cur, mask, actions, g: Geometry, reward, done, illegal, obs):
     """Fused play + auto-reset + observation: updates ``cur``/``mask`` in place and fills the
-    preallocated ``reward`` float32 [N], ``done``/``illegal`` bool [N] and ``obs`` [N, 2, rows, cols]."""
-    kernels_for(g).step_autoreset(cur, mask, np.asarray(actions, dtype=np.int64), reward, done, illegal,
-                                  obs.reshape(cur.shape[0], -1))
+    preallocated ``reward`` float32 [N], ``done``/``illegal`` bool [N] and ``obs`` [N, 2, rows, cols]
+    (float32, or a 1-byte dtype: on boards of 6 rows and at most 7 columns then written a 64-bit
+    word at a time)."""
+    n = cur.shape[0]
+    actions = np.asarray(actions, dtype=np.int64)
+    flat = obs.reshape(n, -1)
+    if obs.itemsize == 1 and g.rows == 6 and g.cols <= 7 and sys.byteorder == "little":
+        flat8 = flat.view(np.uint8)
+        words = flat8.reshape(-1)[: (n // 8) * 8 * flat8.shape[1]].view(np.uint64)
+        kernels_for(g).step_autoreset_bytes(cur, mask, actions, reward, done, illegal, flat8, words)
+    else:
+        kernels_for(g).step_autoreset(cur, mask, actions, reward, done, illegal, flat)
 
 
 def random_rollout(cur, mask, steps: int, g: Geometry, seed: int):

@@ -78,12 +78,13 @@ def reset_where(cur: torch.Tensor, mask: torch.Tensor, done: torch.Tensor):
     return torch.where(done, zero, cur), torch.where(done, zero, mask)
 
 
-def step_autoreset(cur: torch.Tensor, mask: torch.Tensor, actions: torch.Tensor, g: Geometry):
-    """play + auto-reset + observation for every game (the env's ``step``); pure, so it can be
-    handed to ``torch.compile`` whole. Returns ``(cur, mask, obs, reward, done, illegal)``."""
+def step_autoreset(cur: torch.Tensor, mask: torch.Tensor, actions: torch.Tensor, g: Geometry,
+                   dtype: torch.dtype = torch.float32):
+    """play + auto-reset + observation (of ``dtype``) for every game (the env's ``step``); pure,
+    so it can be handed to ``torch.compile`` whole. Returns ``(cur, mask, obs, reward, done, illegal)``."""
     cur, mask, reward, done, illegal = play(cur, mask, actions, None, g)
     cur, mask = reset_where(cur, mask, done)
-    return cur, mask, to_planes(cur, mask, g), reward, done, illegal
+    return cur, mask, to_planes(cur, mask, g, dtype), reward, done, illegal
 
 
 def win_cells(p: torch.Tensor, mask: torch.Tensor, g: Geometry) -> torch.Tensor:

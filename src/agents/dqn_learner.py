@@ -3,13 +3,16 @@
 Per batch step: the transitions go into the ring (bitboards, compact); each of
 ``updates_per_step`` updates samples a minibatch (n-step when ``n_step > 1``), encodes the
 bitboards as network input (planes or threat features), mirrors a random half, and takes one
-Double-DQN gradient step. Loss and mean Q stay on the device until status is written.
+Double-DQN gradient step. Everything before the gradient step is ``src.agents.minibatch``: one
+numba pass on the CPU, tensor ops on other devices, the same results and random draws either
+way. Loss and mean Q stay on the device until status is written.
 """
 from __future__ import annotations
 
 import torch
 
 from src.agents.dqn import DQNAgent
+from src.agents.minibatch import make_minibatch
 from src.agents.replay import ReplayBuffer
 
 
@@ -23,6 +26,7 @@ class DQNLearner:
         # network input from bitboards: the env's planes, or the agent's 'threats' features
         self.encode = self.agent.encode if self.agent.features == "threats" else game.ops.to_planes
         self.mirror, self.n_step = params["mirror_augment"], params["n_step"]
+        self.minibatch = make_minibatch(self.replay, game, self.agent)  # numba on the CPU, torch elsewhere
         self.num_envs = game.num_envs
         self.loss_sum = torch.zeros((), dtype=torch.float32, device=device)
         self.q_sum = torch.zeros((), dtype=torch.float32, device=device)
@@ -81,24 +85,15 @@ class DQNLearner:
 
     # -- one gradient update ----------------------------------------------------------------
     def _update(self, batch_size: int) -> None:
-        n = self.n_step
-        if n > 1 and len(self.replay) > (n - 1) * self.num_envs:
-            s = self.replay.sample_nstep(batch_size, n, self.num_envs, self.agent.gamma)
-        else:
-            s = self.replay.sample(batch_size)
-        obs, action = self.encode(s["cur"], s["mask"]), s["action"].long()
-        next_obs, next_legal = self.encode(s["next_cur"], s["next_mask"]), self.game.ops.legal_mask(s["next_mask"])
+        n = self.n_step if self.n_step > 1 and len(self.replay) > (self.n_step - 1) * self.num_envs else 1
+        idx = self.replay.sample_indices(batch_size, n, self.num_envs)
+        # mirror a random half: Connect4 is symmetric under reflecting the columns, so each
+        # sample teaches both (positions, action and next legal moves are reflected)
+        flip = None
         if self.mirror:
-            obs, action, next_obs, next_legal = self._mirror_half(obs, action, next_obs, next_legal)
-        loss = self.agent.update(obs, action, s["reward"].float(), s["done"], next_obs, next_legal, s.get("discount"))
+            flip = torch.rand((batch_size,), device=self.device, generator=self.replay.generator) < 0.5
+        b = self.minibatch(idx, n, self.num_envs, flip)
+        loss = self.agent.update(b.obs, b.action, b.reward, b.done, b.next_obs, b.next_legal, b.discount)
         self.loss_sum += loss
         self.q_sum += self.agent.last_q_mean
         self.loss_count += 1
-
-    def _mirror_half(self, obs, action, next_obs, next_legal):
-        """Connect4 is symmetric under reflecting the columns: reflect a random half of the
-        minibatch (positions, action and next legal moves) so each sample teaches both."""
-        flip = torch.rand(action.shape, device=self.device, generator=self.replay.generator) < 0.5
-        f4 = flip[:, None, None, None]
-        return (torch.where(f4, obs.flip(-1), obs), torch.where(flip, self.game.cols - 1 - action, action),
-                torch.where(f4, next_obs.flip(-1), next_obs), torch.where(flip[:, None], next_legal.flip(-1), next_legal))

@@ -48,27 +48,40 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
         """``batch_size`` transitions drawn uniformly with replacement from what is stored."""
-        if self.size == 0:
-            raise RuntimeError("cannot sample from an empty replay buffer")
-        idx = torch.randint(0, self.size, (batch_size,), device=self.device, generator=self.generator)
+        idx = self.sample_indices(batch_size, 1, 1)
         return {k: buf[idx] for k, buf in self.storage.items()}
 
-    def sample_nstep(self, batch_size: int, n: int, stride: int, gamma: float) -> dict[str, torch.Tensor]:
-        """``batch_size`` n-step transitions, for a buffer filled ``stride`` games at a time.
-
-        The trainer writes one transition of each of its ``stride`` games per batch step, in
-        game order, so a game's next transition sits ``stride`` places later in the ring. A
-        sample starts at a stored transition that has ``n - 1`` successors and follows its game
-        until ``n`` moves or the game's end. Returns the first position and action, the
-        discounted reward sum ``reward`` (float32), ``done`` (the game ended within those
-        moves), the last ``next_cur``/``next_mask``, and ``discount`` = gamma ** moves used.
-        """
+    def sample_indices(self, batch_size: int, n: int, stride: int) -> torch.Tensor:
+        """int64 [batch_size]: ring positions drawn uniformly (with replacement) from the stored
+        transitions that have ``n - 1`` successors ``stride`` places on (all of them for n = 1).
+        One draw from the sampling stream, the same for ``sample`` and ``sample_nstep``."""
+        if self.size == 0:
+            raise RuntimeError("cannot sample from an empty replay buffer")
+        if n == 1:
+            return torch.randint(0, self.size, (batch_size,), device=self.device, generator=self.generator)
         span = (n - 1) * stride
         if self.size <= span:
             raise RuntimeError(f"need more than {span} stored transitions for {n}-step samples")
         oldest = (self.ptr - self.size) % self.capacity
         j = torch.randint(0, self.size - span, (batch_size,), device=self.device, generator=self.generator)
-        idx = (oldest + j) % self.capacity
+        return (oldest + j) % self.capacity
+
+    def sample_nstep(self, batch_size: int, n: int, stride: int, gamma: float) -> dict[str, torch.Tensor]:
+        """``batch_size`` n-step transitions, for a buffer filled ``stride`` games at a time
+        (``sample_indices`` then ``gather_nstep``)."""
+        return self.gather_nstep(self.sample_indices(batch_size, n, stride), n, stride, gamma)
+
+    def gather_nstep(self, idx: torch.Tensor, n: int, stride: int, gamma: float) -> dict[str, torch.Tensor]:
+        """The n-step transitions starting at ring positions ``idx`` (int64 [B]).
+
+        The trainer writes one transition of each of its ``stride`` games per batch step, in
+        game order, so a game's next transition sits ``stride`` places later in the ring. A
+        sample follows its game until ``n`` moves or the game's end. Returns the first position
+        and action, the discounted reward sum ``reward`` (float32), ``done`` (the game ended
+        within those moves), the last ``next_cur``/``next_mask``, and ``discount`` = gamma **
+        moves used. This is the plain reference of ``kernels.minibatch_numba``.
+        """
+        batch_size = idx.shape[0]
         st = self.storage
         out = {"cur": st["cur"][idx], "mask": st["mask"][idx], "action": st["action"][idx]}
         reward = torch.zeros(batch_size, dtype=torch.float32, device=self.device)

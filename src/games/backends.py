@@ -16,6 +16,18 @@ from kernels import connect4_torch as kt
 from kernels.geometry import Geometry
 
 BACKENDS = ("torch", "numba")
+# observation dtypes of the env API: float32 (the default, what the networks take) or a
+# compact one for callers that convert on their device anyway (a quarter of the bytes or less)
+OBS_DTYPES = {"float32": torch.float32, "uint8": torch.uint8, "bool": torch.bool}
+
+
+def resolve_obs_dtype(obs_dtype: str | torch.dtype) -> torch.dtype:
+    """``'float32'``, ``'uint8'`` or ``'bool'`` (or that torch dtype) -> the torch dtype."""
+    if isinstance(obs_dtype, torch.dtype) and obs_dtype in OBS_DTYPES.values():
+        return obs_dtype
+    if isinstance(obs_dtype, str) and obs_dtype in OBS_DTYPES:
+        return OBS_DTYPES[obs_dtype]
+    raise ValueError(f"unknown obs_dtype {obs_dtype!r}; expected one of {', '.join(OBS_DTYPES)}")
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -50,11 +62,13 @@ def seeded_generator(device: torch.device | str, seed: int | None) -> torch.Gene
 class TorchOps:
     name = "torch"
 
-    def __init__(self, g: Geometry, device: torch.device, seed: int | None = None, compile: bool = False):
+    def __init__(self, g: Geometry, device: torch.device, seed: int | None = None, compile: bool = False,
+                 obs_dtype: torch.dtype = torch.float32):
         """``compile=True`` hands the fused env step to ``torch.compile`` (one generated kernel
-        instead of ~40 launches on a GPU); the first step then compiles (tens of seconds)."""
+        instead of ~40 launches on a GPU); the first step then compiles (tens of seconds).
+        ``obs_dtype``: the dtype of the observations ``step_autoreset`` returns."""
         self.g, self.device = g, device
-        self._step = functools.partial(kt.step_autoreset, g=g)
+        self._step = functools.partial(kt.step_autoreset, g=g, dtype=obs_dtype)
         if compile:
             self._step = torch.compile(self._step, dynamic=False)
         self.generator = seeded_generator(device, seed)
@@ -88,9 +102,10 @@ class TorchOps:
 class NumbaOps:
     name = "numba"
 
-    def __init__(self, g: Geometry, device: torch.device, seed: int | None = None, compile: bool = False):
+    def __init__(self, g: Geometry, device: torch.device, seed: int | None = None, compile: bool = False,
+                 obs_dtype: torch.dtype = torch.float32):
         assert device.type == "cpu"  # compile: numba kernels are compiled already
-        self.g, self.device = g, device
+        self.g, self.device, self.obs_dtype = g, device, obs_dtype
         self.seed = int(seed if seed is not None else np.random.SeedSequence().entropy) & 0xFFFFFFFFFFFFFFFF
         self.counter = 0
         self._buffers = None
@@ -119,7 +134,7 @@ class NumbaOps:
         buffers reused by the next call (zero-copy, as in PufferLib / EnvPool)."""
         n = cur.shape[0]
         if self._buffers is None or self._buffers[0].shape[0] != n:
-            self._buffers = (torch.empty((n, 2, self.g.rows, self.g.cols), dtype=torch.float32),
+            self._buffers = (torch.empty((n, 2, self.g.rows, self.g.cols), dtype=self.obs_dtype),
                              torch.empty(n, dtype=torch.float32), torch.empty(n, dtype=torch.bool),
                              torch.empty(n, dtype=torch.bool))
         obs, reward, done, illegal = self._buffers
@@ -139,5 +154,6 @@ class NumbaOps:
         self.seed, self.counter = int(state["seed"]), int(state["counter"])
 
 
-def make_ops(g: Geometry, device: torch.device, backend: str, seed: int | None = None, compile: bool = False):
-    return (NumbaOps if backend == "numba" else TorchOps)(g, device, seed, compile)
+def make_ops(g: Geometry, device: torch.device, backend: str, seed: int | None = None, compile: bool = False,
+             obs_dtype: torch.dtype = torch.float32):
+    return (NumbaOps if backend == "numba" else TorchOps)(g, device, seed, compile, obs_dtype)

@@ -30,6 +30,9 @@ def _tensorboard(value: bool, key: str) -> bool:
 GAME_PARAMS = Schema({
     "rows": Field("int", 6, "board rows", min=1),
     "cols": Field("int", 7, "board columns", min=1),
+    "obs_dtype": Field("str", "float32", "dtype of the env API's observation planes (the trainer itself works on "
+                       "bitboards): float32, or uint8/bool for callers that convert on their device",
+                       choices=("float32", "uint8", "bool")),
 })
 
 

@@ -478,3 +478,52 @@ def test_play_with_active_mask_leaves_inactive_games_unchanged(backend_device):
     for x, y in zip(masked, full):
         np.testing.assert_array_equal(x[active], y[active])
     assert illegal[active].any() and (new_mask[active] != mask[active]).any()
+
+
+# --- compact observations (obs_dtype) -------------------------------------------------
+
+@pytest.mark.parametrize("obs_dtype", ["uint8", "bool"])
+@pytest.mark.parametrize("backend_device", BACKENDS)
+def test_compact_obs_dtype_holds_the_same_planes_as_float32(backend_device, obs_dtype):
+    """Same seed, same actions: the uint8/bool env's reset, step and observe give exactly the
+    float32 env's planes in the compact dtype, and the same rewards, dones and positions."""
+    backend, device = backend_device
+    want_dtype = {"uint8": torch.uint8, "bool": torch.bool}[obs_dtype]
+    ref = env_for(backend_device, 256, seed=3)
+    env = make_game("connect4", 256, device=device, backend=backend, seed=3, obs_dtype=obs_dtype)
+    for x, y in ((ref.reset(), env.reset()), (ref.observe(), env.observe())):
+        assert y.dtype == want_dtype and torch.equal(x, y.float())
+    for t in range(60):
+        a = ref.sample_actions()
+        assert torch.equal(a, env.sample_actions())
+        o_ref, r_ref, d_ref, i_ref = ref.step(a)
+        o, r, d, i = env.step(a)
+        assert o.dtype == want_dtype and o.shape == o_ref.shape
+        assert torch.equal(o.float(), o_ref), f"step {t}"
+        assert torch.equal(r, r_ref) and torch.equal(d, d_ref) and torch.equal(i["illegal"], i_ref["illegal"])
+        assert torch.equal(env.observe().float(), ref.observe())
+
+
+@pytest.mark.parametrize("obs_dtype", ["uint8", "bool"])
+@pytest.mark.parametrize("n, rows, cols", [(512, 6, 7), (13, 6, 7), (7, 6, 7), (21, 6, 5), (19, 6, 8), (21, 4, 5),
+                                           (19, 8, 7)])
+def test_compact_obs_numba_and_torch_agree_bit_for_bit(obs_dtype, n, rows, cols):
+    """Any batch size and board size: numba's 1-byte planes are torch's (on 6-row boards numba
+    writes them a 64-bit word at a time in blocks of 8 games, the last n % 8 a byte at a time)."""
+    envs = [make_game("connect4", n, backend=b, seed=5, obs_dtype=obs_dtype, rows=rows, cols=cols)
+            for b in ("numba", "torch")]
+    gen = torch.Generator().manual_seed(1)
+    for e in envs:
+        e.reset()
+    for t in range(80):
+        a = torch.randint(0, cols + 1, (n,), generator=gen)  # cols is out of range: illegal moves too
+        outs = [e.step(a) for e in envs]
+        (o1, r1, d1, i1), (o2, r2, d2, i2) = outs
+        assert o1.dtype == o2.dtype and torch.equal(o1, o2), f"step {t}"
+        assert torch.equal(r1, r2) and torch.equal(d1, d2) and torch.equal(i1["illegal"], i2["illegal"])
+
+
+@pytest.mark.parametrize("bad", ["float16", "int8", None, 3])
+def test_unknown_obs_dtype_is_rejected_naming_the_choices(bad):
+    with pytest.raises(ValueError, match="obs_dtype.*float32, uint8, bool"):
+        make_game("connect4", 4, obs_dtype=bad)

@@ -55,6 +55,8 @@ CASES = [
     ("board 8x8 does not fit", tiny_config(game={"params": {"rows": 8, "cols": 8}}), "game.params", "does not fit"),
     ("zero rows", tiny_config(game={"params": {"rows": 0}}), "game.params.rows", ">= 1"),
     ("negative cols", tiny_config(game={"params": {"cols": -1}}), "game.params.cols", ">= 1"),
+    ("unknown obs dtype", tiny_config(game={"params": {"obs_dtype": "float16"}}), "game.params.obs_dtype",
+     "must be one of float32, uint8, bool"),
     ("num_actions disagrees with the board", tiny_config(agent={"params": {"num_actions": 6}}),
      f"{AP}.num_actions", "7 actions"),
     ("unknown game id", tiny_config(game={"id": "connect5"}), "game.id", "did you mean 'connect4'"),
