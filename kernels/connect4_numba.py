@@ -68,6 +68,22 @@ def play_one(cur, mask, a, rows, cols, board):
 
 
 @njit(inline="always", cache=True)
+def step_one(cur, mask, actions, reward, done, illegal, i, rows, cols, board):
+    """Game ``i``'s move with the auto-reset (a finished game becomes an empty board within the
+    step), its reward/done/illegal stored; returns its new (cur, mask)."""
+    c, m, r, d, il = play_one(cur[i], mask[i], actions[i], rows, cols, board)
+    if d:
+        c = np.int64(0)
+        m = np.int64(0)
+    cur[i] = c
+    mask[i] = m
+    reward[i] = r
+    done[i] = d
+    illegal[i] = il
+    return c, m
+
+
+@njit(inline="always", cache=True)
 def random_legal_one(mask, r, rows, cols, chunk, tries):
     """Uniform legal column of one game from 64 random bits ``r`` by rejection (0 if none)."""
     top_shift = rows - 1
@@ -159,15 +175,7 @@ def _build(rows: int, cols: int, board: int):
     @njit(parallel=True, cache=True)
     def step_autoreset(cur, mask, actions, reward, done, illegal, flat):
         for i in prange(cur.shape[0]):
-            c, m, r, d, il = play_one(cur[i], mask[i], actions[i], rows, cols, board)
-            if d:  # the auto-reset: a finished game becomes an empty board within the step
-                c = np.int64(0)
-                m = np.int64(0)
-            cur[i] = c
-            mask[i] = m
-            reward[i] = r
-            done[i] = d
-            illegal[i] = il
+            c, m = step_one(cur, mask, actions, reward, done, illegal, i, rows, cols, board)
             write_planes(c, m, flat, i, rows, cols)
 
     # 1-byte observations (uint8/bool) on 6-row boards, written 8 bytes at a time: each plane
@@ -186,15 +194,7 @@ def _build(rows: int, cols: int, board: int):
             acc = np.uint64(0)
             nb = np.uint64(0)
             for i in range(8 * b, 8 * b + 8):
-                c, m, r, d, il = play_one(cur[i], mask[i], actions[i], rows, cols, board)
-                if d:
-                    c = np.int64(0)
-                    m = np.int64(0)
-                cur[i] = c
-                mask[i] = m
-                reward[i] = r
-                done[i] = d
-                illegal[i] = il
+                c, m = step_one(cur, mask, actions, reward, done, illegal, i, rows, cols, board)
                 for plane in range(2):
                     stones = c if plane == 0 else c ^ m
                     for rr in range(rows):
@@ -207,15 +207,7 @@ def _build(rows: int, cols: int, board: int):
                             nb -= np.uint64(64)
                             acc = (y >> (row_bits - nb)) if nb > np.uint64(0) else np.uint64(0)
         for i in range(8 * nblocks, n):  # the last n % 8 games, a byte at a time
-            c, m, r, d, il = play_one(cur[i], mask[i], actions[i], rows, cols, board)
-            if d:
-                c = np.int64(0)
-                m = np.int64(0)
-            cur[i] = c
-            mask[i] = m
-            reward[i] = r
-            done[i] = d
-            illegal[i] = il
+            c, m = step_one(cur, mask, actions, reward, done, illegal, i, rows, cols, board)
             write_planes(c, m, flat, i, rows, cols)
 
     lane_block = 64

@@ -12,6 +12,7 @@ from kernels import mcts_numba as kmn
 from kernels import mcts_torch as kmt
 from kernels.geometry import Geometry
 from src.agents.alphazero import BatchedMCTS, SearchResult
+from tests.agents.host_sync import host_syncs, recorded_ops
 from tests.games.reference import check_reachable, decode, encode, parse, winner, wins_at
 from tests.opponents import helpers as opponent_helpers
 
@@ -378,37 +379,19 @@ def test_act_and_policy_target():
     assert set(BatchedMCTS.act(never, 2.0, torch.Generator().manual_seed(1)).tolist()) == {1, 3}
 
 
-# ops that wait for the device on CUDA: reading a value on the host, or a data-dependent shape
-HOST_SYNC_OPS = {"_local_scalar_dense", "item", "is_nonzero", "equal", "nonzero", "masked_select", "unique",
-                 "_unique", "_unique2", "unique_consecutive", "unique_dim", "repeat_interleave"}
-
-
 def test_torch_search_calls_no_op_that_synchronises_on_cuda():
     """The CPU stand-in for CUDA's sync debug mode: record every aten op of a torch search
     (with noise and sampling) and look for the ones that make the host wait for the device."""
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    seen = set()
-
-    class Record(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            name = func._schema.name.split("::")[-1]
-            bool_index = name.startswith("index") and any(
-                isinstance(i, torch.Tensor) and i.dtype == torch.bool
-                for a in args if isinstance(a, (list, tuple)) for i in a)
-            seen.add(name + (" (bool index)" if bool_index else ""))
-            return func(*args, **(kwargs or {}))
-
     cur, mask = random_positions(16, seed=9)
     mcts = BatchedMCTS(G, "cpu", "torch")
     gen = torch.Generator().manual_seed(0)
-    with Record():
+    with recorded_ops() as seen:
         r = mcts.search(cur, mask, hashed_net, 12, noise=True, generator=gen)
         BatchedMCTS.act(r, 1.0, gen)
         BatchedMCTS.act(r, 0.0)
         BatchedMCTS.policy_target(r)
     assert "argmax" in seen and "scatter_add_" in seen  # the recording works
-    assert not {n for n in seen if n in HOST_SYNC_OPS or n.endswith("(bool index)")}
+    assert not host_syncs(seen)
 
 
 @pytest.mark.cuda

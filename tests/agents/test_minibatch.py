@@ -90,27 +90,14 @@ def test_nstep_reference_follows_the_game_to_its_end():
 def test_torch_minibatch_path_calls_no_op_that_synchronises_on_cuda():
     """The CPU stand-in for CUDA's sync debug mode (as in tests/agents/test_mcts.py): every aten
     op of drawing and building an n-step, mirrored threat-feature minibatch on the torch path."""
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    from tests.agents.test_mcts import HOST_SYNC_OPS
-
-    seen = set()
-
-    class Record(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            name = func._schema.name.split("::")[-1]
-            bool_index = name.startswith("index") and any(
-                isinstance(i, torch.Tensor) and i.dtype == torch.bool
-                for a in args if isinstance(a, (list, tuple)) for i in a)
-            seen.add(name + (" (bool index)" if bool_index else ""))
-            return func(*args, **(kwargs or {}))
+    from tests.agents.host_sync import host_syncs, recorded_ops
 
     ring = filled_ring(capacity=200, written=328, seed=3)
     game = make_game("connect4", 1, backend="torch")
     mb = TorchMinibatch(ring, game, functools.partial(kt.feature_planes, g=game.geometry), 0.9)
-    with Record():
+    with recorded_ops() as seen:
         idx = ring.sample_indices(64, 3, STRIDE)
         flip = torch.rand((64,), generator=ring.generator) < 0.5
         mb(idx, 3, STRIDE, flip)
     assert "randint" in seen and "where" in seen  # the recording works
-    assert not {n for n in seen if n in HOST_SYNC_OPS or n.endswith("(bool index)")}
+    assert not host_syncs(seen)
