@@ -11,6 +11,8 @@ results do not depend on how numba spreads games over threads: same seed, same r
 """
 from __future__ import annotations
 
+import functools
+
 import sys
 from types import SimpleNamespace
 
@@ -265,15 +267,10 @@ def _build(rows: int, cols: int, board: int):
                            random_rollout=random_rollout)
 
 
-_KERNELS: dict[tuple[int, int], SimpleNamespace] = {}
-
-
+@functools.cache
 def kernels_for(g: Geometry) -> SimpleNamespace:
     """The compiled kernels of board size ``g`` (built once per process, cached on disk)."""
-    k = _KERNELS.get((g.rows, g.cols))
-    if k is None:
-        k = _KERNELS[(g.rows, g.cols)] = _build(g.rows, g.cols, g.board)
-    return k
+    return _build(g.rows, g.cols, g.board)
 
 
 def _seed(seed: int) -> np.uint64:

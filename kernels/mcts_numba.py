@@ -13,6 +13,8 @@ any, in slot ``k + 1``; slot 0 is the root.
 """
 from __future__ import annotations
 
+import functools
+
 from types import SimpleNamespace
 
 import numpy as np
@@ -150,15 +152,10 @@ def _build(rows: int, cols: int, board: int):
     return SimpleNamespace(select=select, backup=backup)
 
 
-_KERNELS: dict[tuple[int, int], SimpleNamespace] = {}
-
-
+@functools.cache
 def kernels_for(g: Geometry) -> SimpleNamespace:
-    """The compiled kernels of board size ``g`` (built once per process, cached on disk)."""
-    k = _KERNELS.get((g.rows, g.cols))
-    if k is None:
-        k = _KERNELS[(g.rows, g.cols)] = _build(g.rows, g.cols, g.board)
-    return k
+    """The compiled search kernels of board size ``g`` (built once per process, cached on disk)."""
+    return _build(g.rows, g.cols, g.board)
 
 
 def select_leaves(tree: SimpleNamespace, k: int, g: Geometry, c_puct: float, fpu: float):

@@ -11,6 +11,8 @@ own OpenMP pool between every gradient step.
 """
 from __future__ import annotations
 
+import functools
+
 from types import SimpleNamespace
 
 import numpy as np
@@ -96,16 +98,11 @@ def _build(rows: int, cols: int, board: int, planes: int):
     return assemble
 
 
-_KERNELS: dict[tuple[int, int, int], object] = {}
-
-
+@functools.cache
 def kernel_for(g: Geometry, planes: int):
-    """The compiled ``assemble`` of board size ``g`` with 2 (stones) or 5 (threats) planes."""
-    key = (g.rows, g.cols, planes)
-    k = _KERNELS.get(key)
-    if k is None:
-        k = _KERNELS[key] = _build(g.rows, g.cols, g.board, planes)
-    return k
+    """The compiled ``assemble`` of board size ``g`` with 2 (stones) or 5 (threats) planes
+    (built once per process)."""
+    return _build(g.rows, g.cols, g.board, planes)
 
 
 def assemble(storage: dict, idx, flip, n: int, stride: int, gamma: float, g: Geometry, planes: int,

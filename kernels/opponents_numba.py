@@ -17,6 +17,8 @@ bitboards. The search is an alpha-beta negamax with an explicit stack (no recurs
 """
 from __future__ import annotations
 
+import functools
+
 from types import SimpleNamespace
 
 import numpy as np
@@ -277,17 +279,11 @@ def _build(rows: int, cols: int, board: int, use_v: bool, use_h: bool, use_d: bo
                            search_scores=search_scores, search_actions=search_actions)
 
 
-_KERNELS: dict[tuple[int, int], SimpleNamespace] = {}
-
-
+@functools.cache
 def kernels_for(g: Geometry) -> SimpleNamespace:
     """The compiled opponent kernels of board size ``g`` (built once per process, cached on disk)."""
-    k = _KERNELS.get((g.rows, g.cols))
-    if k is None:
-        vertical, others = line_shifts(g)
-        k = _KERNELS[(g.rows, g.cols)] = _build(g.rows, g.cols, g.board, bool(vertical), len(others) > 0,
-                                                len(others) > 1)
-    return k
+    vertical, others = line_shifts(g)
+    return _build(g.rows, g.cols, g.board, bool(vertical), len(others) > 0, len(others) > 1)
 
 
 def _seed(seed: int) -> np.uint64:
