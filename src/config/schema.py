@@ -31,6 +31,11 @@ def suggest(name: str, choices) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+# kinds checked by type alone: the Python type and how an error names it
+_PLAIN_KINDS = {"bool": (bool, "true or false"), "str": (str, "a string"), "list": (list, "a list"),
+                "dict": (dict, "a mapping")}
+
+
 @dataclass
 class Field:
     kind: str  # int | float | bool | str | list | dict | any
@@ -67,18 +72,10 @@ class Field:
             value = float(value)
             if value != value or value in (float("inf"), float("-inf")):
                 raise ConfigError(key, f"must be a finite number, got {value}")
-        elif k == "bool":
-            if not isinstance(value, bool):
-                raise ConfigError(key, f"must be true or false, got {type_name(value)} {value!r}")
-        elif k == "str":
-            if not isinstance(value, str):
-                raise ConfigError(key, f"must be a string, got {type_name(value)} {value!r}")
-        elif k == "list":
-            if not isinstance(value, list):
-                raise ConfigError(key, f"must be a list, got {type_name(value)} {value!r}")
-        elif k == "dict":
-            if not isinstance(value, dict):
-                raise ConfigError(key, f"must be a mapping, got {type_name(value)} {value!r}")
+        elif k in _PLAIN_KINDS:
+            cls, what = _PLAIN_KINDS[k]
+            if not isinstance(value, cls):
+                raise ConfigError(key, f"must be {what}, got {type_name(value)} {value!r}")
         if self.choices is not None and value not in self.choices:
             raise ConfigError(key, f"must be one of {', '.join(map(str, self.choices))}, got {value!r}"
                               + suggest(value, self.choices))
