@@ -81,9 +81,9 @@ def random_openings(n: int, plies: int, geometry, seed: int) -> tuple:
     import torch
 
     from kernels import connect4_torch as kt
+    from kernels.opponents_torch import immediate_wins
 
     g = geometry
-    t = kt.tables(g, "cpu")
     gen = torch.Generator().manual_seed(int(seed))
     out_cur = torch.zeros(n, dtype=torch.int64)
     out_mask = torch.zeros(n, dtype=torch.int64)
@@ -94,8 +94,7 @@ def random_openings(n: int, plies: int, geometry, seed: int) -> tuple:
         for _ in range(plies):
             cur, mask, _, done, _ = kt.play(cur, mask, kt.random_legal_actions(mask, g, gen), alive, g)
             alive &= ~done
-        playable = (mask + t["bottom"].sum()) & t["board"]
-        take = alive & ((kt.win_cells(cur, mask, g) & playable) == 0) & ~filled
+        take = alive & ~immediate_wins(cur, mask, g).any(dim=1) & ~filled
         out_cur, out_mask = torch.where(take, cur, out_cur), torch.where(take, mask, out_mask)
         filled |= take
     return out_cur, out_mask
