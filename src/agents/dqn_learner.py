@@ -26,7 +26,7 @@ class DQNLearner:
         # network input from bitboards: the env's planes, or the agent's 'threats' features
         self.encode = self.agent.encode if self.agent.features == "threats" else game.ops.to_planes
         self.mirror, self.n_step = params["mirror_augment"], params["n_step"]
-        self.minibatch = make_minibatch(self.replay, game, self.agent)  # numba on the CPU, torch elsewhere
+        self.minibatch = make_minibatch(self.replay, game, self.agent, self.encode)  # numba on the CPU, torch elsewhere
         self.num_envs = game.num_envs
         self.loss_sum = torch.zeros((), dtype=torch.float32, device=device)
         self.q_sum = torch.zeros((), dtype=torch.float32, device=device)

@@ -84,9 +84,9 @@ class NumbaMinibatch:
                          t(o.discount) if n > 1 else None)
 
 
-def make_minibatch(replay, game, agent):
-    """The fused numba path where the game runs on numba (the CPU), tensor ops elsewhere."""
+def make_minibatch(replay, game, agent, encode):
+    """The fused numba path where the game runs on numba (the CPU), tensor ops elsewhere;
+    ``encode(cur, mask)`` is the learner's network input (planes or the agent's threat features)."""
     if game.backend == "numba" and replay.device.type == "cpu":
         return NumbaMinibatch(replay, game, 5 if agent.features == "threats" else 2, agent.gamma)
-    encode = agent.encode if agent.features == "threats" else game.ops.to_planes
     return TorchMinibatch(replay, game, encode, agent.gamma)

@@ -13,6 +13,7 @@ import yaml
 from kernels.geometry import check_size
 from src.agents import AGENTS
 from src.config.schema import REQUIRED, ConfigError, Field, Schema, suggest, type_name
+from src.games.backends import OBS_DTYPES
 
 START_POLICIES = ("random", "agent_first", "opponent_first")
 SAMPLER_TYPES = ("random", "pool", "self_play")
@@ -32,7 +33,7 @@ GAME_PARAMS = Schema({
     "cols": Field("int", 7, "board columns", min=1),
     "obs_dtype": Field("str", "float32", "dtype of the env API's observation planes (the trainer itself works on "
                        "bitboards): float32, or uint8/bool for callers that convert on their device",
-                       choices=("float32", "uint8", "bool")),
+                       choices=tuple(OBS_DTYPES)),
 })
 
 
