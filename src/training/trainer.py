@@ -295,6 +295,8 @@ class Trainer:
         """The model file ``checkpoints/<prefix>_<step>.pt`` (for ``load_agent``), then the whole
         training state ``state/state_<step>.pt`` (for resume; the newest ``keep_last`` kept).
         Call at a batch-step boundary. Returns the model file's path."""
+        if self.run_dir is None and not self.dist.active:
+            return None  # nothing to write, and no rank waits on this one: no host sync
         episode = self.dist.sum_ints([int(self.episode_dev)])[0]  # every rank saves at the same steps
         if self.run_dir is None:
             return None

@@ -164,3 +164,15 @@ def test_status_written_at_interval_crossings_at_most_once_a_second_and_at_least
     trainer.write_status = lambda status: (writes.append((status, trainer.step)), write(status))
     trainer.train()
     assert writes == [("running", s) for s in running_steps] + [("completed", 160)]
+
+
+def test_checkpoint_without_a_run_directory_reads_nothing_from_the_device():
+    """A trainer with no run directory (benchmarks, tests) saves nothing, so its checkpoint
+    callback must not read the episode counter back: on CUDA that read is a host sync every
+    batch step (issue 20). Recorded as aten ops on the CPU."""
+    from tests.agents.host_sync import host_syncs, recorded_ops
+
+    trainer = make_trainer(tiny_config())
+    with recorded_ops() as seen:
+        assert trainer.save_checkpoint("model") is None
+    assert not host_syncs(seen)
