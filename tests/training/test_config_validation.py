@@ -217,3 +217,13 @@ def test_every_shipped_config_validates():
     for path in configs:
         _, cfg = load_config(path)
         assert cfg["agent"]["id"] in ("dqn", "alphazero"), path
+
+
+@pytest.mark.parametrize("name", ["alphazero_connect4_gpu.yaml", "dqn_connect4_gpu.yaml"])
+def test_gpu_configs_load_without_the_solver(name, monkeypatch):
+    """The GPU machines have no bitbully: the GPU configs must not need it (issue 20)."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "bitbully.bitbully_core", None)  # as if bitbully were not installed
+    _, cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / name)
+    assert cfg["eval"]["accuracy"] == 0
