@@ -1,109 +1,98 @@
 #!/usr/bin/env bash
-# One device call on a lent H100/H200: the CUDA tests, then the env, training and MCTS benchmarks on CUDA.
+# One device call on a lent H100/H200: sync-debug tests first, the other CUDA tests, then short
+# env, DQN and AlphaZero throughput runs and a kernel count, and one table of figures at the end.
 #
-#   bash benchmarks/gpu_check.sh          # from anywhere; runs from the repository root
+#   bash benchmarks/gpu_check.sh          # on the GPU machine, from anywhere (runs from the repo root)
+#   bash benchmarks/gpu_check.sh --cpu    # dry run of every step with torch on the CPU in place of CUDA
 #
-# Needs python with torch (CUDA build), numba, numpy and pytest; the repository is used
-# in place with PYTHONPATH=. (no install). Typically 5-7 minutes; the step timeouts add up to
-# 570 s, under the device tool's 600 s per call, so the summary always prints. Exit status: 0 when
-# every step passed, 1 when a test or the benchmark failed, 2 when there is no GPU.
+# Needs python with torch, numba, numpy, pyyaml and pytest; the repository is used in place with
+# PYTHONPATH=. (no install). The step timeouts add up to 285 s (under 5 minutes in all); the
+# --cpu dry run uses small sizes and takes about a minute on 2 idle cores. Every step's log goes
+# to $OUT when it is set (the device tool's folder that comes back), else to a kept temporary
+# folder whose path is printed. Exit status: 0 when every step passed, 1 when one failed or timed
+# out, 2 at once when there is no GPU (without --cpu).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 export PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}"
 PY=${PYTHON:-python}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
-TEST_TIMEOUT=${TEST_TIMEOUT:-180}    # seconds
-BENCH_TIMEOUT=${BENCH_TIMEOUT:-120}  # seconds
-TRAIN_TIMEOUT=${TRAIN_TIMEOUT:-75}   # seconds, each of three
-MCTS_TIMEOUT=${MCTS_TIMEOUT:-45}     # seconds
-DIST_TIMEOUT=${DIST_TIMEOUT:-240}   # seconds, data-parallel scaling (only with more than one GPU)
-bench_out=$(mktemp)
-train_out=$(mktemp)
-mcts_out=$(mktemp)
-trap 'rm -f "$bench_out" "$train_out" "$mcts_out"' EXIT
+DEVICE=cuda
+[ "${1:-}" = "--cpu" ] && DEVICE=cpu
 
-echo "== device"
-nvidia-smi -L 2>&1 || echo "(nvidia-smi not available)"
-"$PY" - <<'EOF'
-import numba, torch
-print(f"torch {torch.__version__} (CUDA {torch.version.cuda}), numba {numba.__version__}")
-print(f"torch.cuda.is_available(): {torch.cuda.is_available()}")
-if torch.cuda.is_available():
-    print(f"GPU 0: {torch.cuda.get_device_name(0)}")
-EOF
-if ! "$PY" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
-    echo
-    echo "NO GPU: torch.cuda.is_available() is False on this machine; nothing to check here."
+if [ "$DEVICE" = cuda ] && ! "$PY" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+    echo "NO GPU: torch.cuda.is_available() is False on this machine; nothing to check (a dry run: --cpu)."
     exit 2
 fi
+LOGS=${OUT:-$(mktemp -d)}
+mkdir -p "$LOGS"
+echo "logs: $LOGS"
+declare -a NAMES RCS
+t_start=$(date +%s)
 
-# Every cuda-marked test in the repository: the env tests run on torch-cuda (reference games,
-# wins, draws, illegal moves, auto-reset, seeds, sampling, play with a mask), torch-cuda vs
-# numba bit for bit, and the kernel rollout checks.
-echo
-echo "== tests: pytest -q -m cuda tests"
-timeout "$TEST_TIMEOUT" "$PY" -m pytest -q -p no:cacheprovider -m cuda tests
-tests_rc=$?
-if [ "$tests_rc" -eq 2 ] || [ "$tests_rc" -eq 3 ] || [ "$tests_rc" -eq 4 ]; then
-    # a collection error elsewhere in tests/ must not hide the env tests' verdict
-    echo "== pytest could not run the whole tree (exit $tests_rc); the env and kernel tests alone:"
-    timeout "$TEST_TIMEOUT" "$PY" -m pytest -q -p no:cacheprovider -m cuda tests/games tests/kernels
-    rc=$?
-    [ "$rc" -ne 0 ] && tests_rc=$rc || tests_rc=1  # still a failure: something did not collect
-fi
-
-echo
-echo "== benchmark: env_sps.py on CUDA (target: public API >= 5e9 env-steps/s at >= 1M games)"
-timeout "$BENCH_TIMEOUT" "$PY" benchmarks/env_sps.py --backends torch,torch_compiled --device cuda \
-    --sizes 65536,1048576,4194304 --seconds 2 --no-gym 2>&1 | tee "$bench_out"
-bench_rc=${PIPESTATUS[0]}
-
-# Training throughput (targets: >= 5e7 agent-steps/s at >= 0.25 samples per agent step,
-# >= 1.5e7 at 1 sample per agent step), three sizes of the GPU config, ~40 s each.
-echo
-echo "== benchmark: train_sps.py on CUDA"
-train_rc=0
-for sizes in "262144 65536" "65536 16384" "16384 16384"; do
-    set -- $sizes
-    timeout "$TRAIN_TIMEOUT" "$PY" benchmarks/train_sps.py --config configs/dqn_connect4_gpu.yaml \
-        --num_envs "$1" --batch_size "$2" --seconds 15 --warmup 8 --reference-seconds 10 2>&1 | tee -a "$train_out"
-    rc=${PIPESTATUS[0]}; [ "$rc" -ne 0 ] && train_rc=$rc
-done
-
-# Batched MCTS search (issue 11): simulations/s and moves/s of the torch backend on CUDA,
-# search alone (trivial network) and with a small conv network.
-echo
-echo "== benchmark: mcts_sps.py on CUDA"
-timeout "$MCTS_TIMEOUT" "$PY" benchmarks/mcts_sps.py --backends torch --device cuda --sizes 1024,8192 \
-    --simulations 16,64 --nets trivial,small --seconds 1 2>&1 | tee "$mcts_out"
-mcts_rc=${PIPESTATUS[0]}
-
-# Data-parallel scaling (issue 13), only on a machine with more than one GPU: the GPU config
-# on 1, 2, 4, 8 GPUs (as many as there are), and the NCCL all-reduce of the network.
-ngpu=$("$PY" -c "import torch; print(torch.cuda.device_count())")
-dist_rc=0
-if [ "$ngpu" -gt 1 ]; then
+# step NAME TIMEOUT CMD...: run CMD with a timeout, its output to the terminal and $LOGS/NAME.log
+step() {
+    local name=$1 limit=$2
+    shift 2
     echo
-    echo "== benchmark: data-parallel train_sps.py --nproc on up to $ngpu GPUs, NCCL all-reduce"
-    counts=$(for k in 1 2 4 8; do [ "$k" -le "$ngpu" ] && printf '%s ' "$k"; done)
-    # shellcheck disable=SC2086
-    timeout "$DIST_TIMEOUT" "$PY" benchmarks/train_sps.py --config configs/dqn_connect4_gpu.yaml \
-        --nproc $counts --seconds 15 --warmup 8 2>&1 | tee -a "$train_out"
-    dist_rc=${PIPESTATUS[0]}
-    "$PY" -m torch.distributed.run --standalone --nproc_per_node="$ngpu" benchmarks/allreduce_cost.py --cuda 2>&1 \
-        | tee -a "$train_out"
+    echo "== $name (at most ${limit} s): $*"
+    timeout "$limit" "$@" 2>&1 | tee "$LOGS/$name.log"
+    local rc=${PIPESTATUS[0]}
+    NAMES+=("$name")
+    RCS+=("$rc")
+}
+
+echo "== device: $DEVICE"
+{ nvidia-smi -L 2>&1 || echo "(nvidia-smi not available)"
+  "$PY" -c "import numba, torch; print(f'torch {torch.__version__} (CUDA {torch.version.cuda}), numba {numba.__version__}');
+print('GPU 0:', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none (dry run on the CPU)')"
+} 2>&1 | tee "$LOGS/device.log"
+
+if [ "$DEVICE" = cuda ]; then
+    # the tests that run under torch.cuda.set_sync_debug_mode("error") first, then every other cuda test
+    sync_tests="tests/gpu/test_cuda_training.py tests/agents/test_mcts.py tests/opponents/test_cuda.py"
+    step tests_sync_debug 60 "$PY" -m pytest -q -p no:cacheprovider -m cuda -k "sync or training" $sync_tests
+    step tests_cuda 75 "$PY" -m pytest -q -p no:cacheprovider -m cuda tests
+    env_sizes=65536,1048576,4194304; dqn_envs=65536; az_sizes="4096 16384"; secs=15; warm=8; ls_az=""; ls_dqn=""
+    dqn_config=configs/dqn_connect4_gpu.yaml; az_config=configs/alphazero_connect4_gpu.yaml; count_envs=4096
+else
+    # the CPU configs at small sizes: the step mechanics, not speed figures
+    env_sizes=4096; dqn_envs=512; az_sizes="64"; secs=5; warm=1; ls_az="--learning_starts 1"; ls_dqn="--learning_starts 1024"
+    dqn_config=configs/dqn_connect4.yaml; az_config=configs/alphazero_connect4.yaml; count_envs=32
 fi
+
+step env_sps 20 "$PY" benchmarks/env_sps.py --backends torch --device "$DEVICE" --sizes "$env_sizes" \
+    --seconds 1 --no-gym --api-only --obs-dtypes uint8
+# shellcheck disable=SC2086
+step train_dqn 40 "$PY" benchmarks/train_sps.py --config "$dqn_config" --device "$DEVICE" \
+    --num_envs "$dqn_envs" --seconds "$secs" --warmup "$warm" --no-reference --ceiling-seconds 0 $ls_dqn
+for n in $az_sizes; do
+    # shellcheck disable=SC2086
+    step "train_alphazero_$n" 45 "$PY" benchmarks/train_sps.py --config "$az_config" --device "$DEVICE" \
+        --num_envs "$n" --seconds "$secs" --warmup "$warm" --no-reference --ceiling-seconds 0 $ls_az
+done
+# kernel launches per batch step (torch ops dispatched; on CUDA also the kernels the profiler saw)
+step launches_dqn 20 "$PY" benchmarks/launch_count.py --config "$dqn_config" --device "$DEVICE" \
+    --game-backend torch --num_envs "$count_envs" --learning-starts 256 --steps 2 --warmup-steps 1
+step launches_alphazero 25 "$PY" benchmarks/launch_count.py --config "$az_config" --device "$DEVICE" \
+    --game-backend torch --search-backend torch --num_envs "$count_envs" --learning-starts 64 --steps 1 --warmup-steps 0
 
 verdict() { if [ "$1" -eq 0 ]; then echo "ok"; elif [ "$1" -eq 124 ]; then echo "TIMED OUT"; else echo "FAILED (exit $1)"; fi; }
 echo
-echo "== summary"
-echo "tests (-m cuda): $(verdict "$tests_rc")"
-echo "env benchmark:   $(verdict "$bench_rc")"
-echo "train benchmark: $(verdict "$train_rc")"
-echo "mcts benchmark:  $(verdict "$mcts_rc")"
-[ "$ngpu" -gt 1 ] && echo "data-parallel:   $(verdict "$dist_rc")"
-grep '^|' "$bench_out" || echo "(no env benchmark table)"
-grep -E '^(trainer|reference|speed-up|nproc|[0-9]+ ranks)' "$train_out" || echo "(no train benchmark lines)"
-grep '^|' "$mcts_out" || echo "(no mcts benchmark table)"
-[ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ] && [ "$train_rc" -eq 0 ] && [ "$mcts_rc" -eq 0 ] && [ "$dist_rc" -eq 0 ] && exit 0
-exit 1
+echo "== summary ($DEVICE, $(( $(date +%s) - t_start )) s; logs in $LOGS)"
+echo "| step | result | figure |"
+echo "|---|---|---|"
+failed=0
+for i in "${!NAMES[@]}"; do
+    name=${NAMES[$i]}; rc=${RCS[$i]}
+    [ "$rc" -ne 0 ] && failed=1
+    case $name in
+        tests_*) fig=$(grep -E '[0-9]+ (passed|failed|skipped|deselected)' "$LOGS/$name.log" | tail -1) ;;
+        env_sps) fig=$(grep -o 'N= *[0-9]* *api\[[a-z0-9]*\] [0-9.e+]*' "$LOGS/$name.log" | tr -s ' ' | paste -sd ';') ;;
+        train_*) fig=$(grep '^trainer' "$LOGS/$name.log" | sed 's/^trainer *//') ;;
+        launches_*) fig=$(grep '^launches' "$LOGS/$name.log" | sed 's/^launches *//') ;;
+        *) fig="" ;;
+    esac
+    echo "| $name | $(verdict "$rc") | ${fig:-} |"
+done | tee "$LOGS/summary.md"
+grep -q "FAILED\|TIMED OUT" "$LOGS/summary.md" && failed=1
+exit "$failed"

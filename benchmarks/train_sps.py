@@ -236,6 +236,7 @@ def main(argv=None) -> int:
     ap.add_argument("--num_envs", type=int, default=None)
     ap.add_argument("--batch_size", type=int, default=None)
     ap.add_argument("--updates_per_step", type=int, default=None)
+    ap.add_argument("--learning_starts", type=int, default=None, help="override agent.params.learning_starts")
     ap.add_argument("--nproc", type=int, nargs="+", default=None,
                     help="data-parallel scaling: measure with each of these process counts (torchrun)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one rank, under torchrun
@@ -266,6 +267,8 @@ def main(argv=None) -> int:
         p["batch_size"] = args.batch_size
     if args.updates_per_step:
         p["updates_per_step"] = args.updates_per_step
+    if args.learning_starts is not None:
+        p["learning_starts"] = args.learning_starts
     if args.worker:
         return worker(cfg, args)
     if not args.json:

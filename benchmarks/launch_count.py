@@ -1,0 +1,151 @@
+"""Kernel launches per batch step of the real Trainer, counted without a GPU or with one.
+
+    python benchmarks/launch_count.py --config configs/dqn_connect4.yaml --device cpu --game-backend torch
+    python benchmarks/launch_count.py --config configs/alphazero_connect4.yaml --device cpu --game-backend torch \
+        --search-backend torch --num_envs 64 --learning-starts 256
+    python benchmarks/launch_count.py --config configs/alphazero_connect4_gpu.yaml --device cuda
+
+On the CPU it counts the aten ops dispatched per batch step (a ``TorchDispatchMode``; each is
+one kernel launch or more on CUDA, so this is what the GPU path would pay in launches). On CUDA
+it also counts the kernels the device ran (``torch.profiler``). numba kernels are not torch
+ops and are not counted. The counted steps start once the replay has reached ``learning_starts``
+(so the updates are in them) and ``--warmup-steps`` batch steps have passed; the figure is the
+mean over ``--steps`` batch steps, with the ops that were dispatched most often.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import copy
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import src  # noqa: E402,F401  (first, as the CLI does)
+import torch  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+
+from src.training.callbacks import Callback  # noqa: E402
+from src.training.config import load_config  # noqa: E402
+
+
+# ops that only make a new view of a tensor (no kernel runs on CUDA); counted apart
+VIEW_OPS = {"t", "view", "_unsafe_view", "detach", "unsqueeze", "squeeze", "expand", "slice", "select", "alias",
+            "as_strided", "permute", "transpose", "lift_fresh", "reshape", "unbind", "split", "chunk", "narrow",
+            "diagonal", "view_as", "_reshape_alias", "unfold"}
+
+
+class _CountOps(TorchDispatchMode):
+    def __init__(self, counts: collections.Counter):
+        super().__init__()
+        self.counts = counts
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.counts[func._schema.name.split("::")[-1]] += 1
+        return func(*args, **(kwargs or {}))
+
+
+class Counter(Callback):
+    """Counts from one ``on_step_end`` to the next, for ``steps`` batch steps once ready."""
+
+    def __init__(self, steps: int, warmup_steps: int, cuda: bool):
+        self.steps, self.warmup_steps, self.cuda = steps, warmup_steps, cuda
+        self.ops: collections.Counter = collections.Counter()
+        self.kernels = 0
+        self.counted = self.seen_ready = 0
+        self.mode = self.prof = None
+
+    def _ready(self, trainer) -> bool:
+        return len(trainer.learner.replay) >= trainer.cfg["agent"]["params"]["learning_starts"]
+
+    def on_step_end(self, trainer) -> None:
+        if self.mode is not None:  # one counted batch step ends here
+            self.mode.__exit__(None, None, None)
+            self.counted += 1
+            if self.prof is not None:
+                torch.cuda.synchronize()
+                self.prof.__exit__(None, None, None)
+                self.kernels += sum(e.count for e in self.prof.key_averages()
+                                    if e.device_type == torch.autograd.DeviceType.CUDA)
+                self.prof = None
+            self.mode = None
+            if self.counted >= self.steps:
+                trainer.request_stop("launch count done")
+                return
+        if not self._ready(trainer):
+            return
+        self.seen_ready += 1
+        if self.seen_ready <= self.warmup_steps:
+            return
+        if self.cuda:
+            torch.cuda.synchronize()
+            self.prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU,
+                                                           torch.profiler.ProfilerActivity.CUDA])
+            self.prof.__enter__()
+        self.mode = _CountOps(self.ops)
+        self.mode.__enter__()
+
+
+def count(cfg: dict, steps: int, warmup_steps: int) -> dict:
+    from src.training.trainer import Trainer
+
+    cfg = copy.deepcopy(cfg)
+    cfg["train"]["total_steps"] = 10 ** 12
+    cfg["train"]["callbacks"] = [c for c in cfg["train"]["callbacks"] if c["type"] != "checkpoint"]
+    cfg["eval"] = None
+    trainer = Trainer(cfg, run_dir=None, status_interval=10 ** 12, progress=False)
+    counter = Counter(steps, warmup_steps, trainer.device.type == "cuda")
+    trainer.callbacks.append(counter)
+    trainer.train()
+    n = max(counter.counted, 1)
+    params = cfg["agent"]["params"]
+    return {"agent": cfg["agent"]["id"], "device": str(trainer.device), "num_envs": trainer.num_envs,
+            "steps": counter.counted, "ops_per_step": sum(counter.ops.values()) / n,
+            "compute_ops_per_step": sum(v for k, v in counter.ops.items() if k not in VIEW_OPS) / n,
+            "kernels_per_step": counter.kernels / n if counter.cuda else None,
+            "simulations": params.get("simulations"), "top": counter.ops.most_common(8), "per": n}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default=str(ROOT / "configs" / "dqn_connect4.yaml"))
+    ap.add_argument("--device", default=None, help="override agent.params.device (cpu, cuda)")
+    ap.add_argument("--num_envs", type=int, default=None)
+    ap.add_argument("--search-backend", default=None, help="AlphaZero: override agent.params.search_backend")
+    ap.add_argument("--game-backend", default=None, choices=["torch", "numba"],
+                    help="the games' backend (default: numba on the CPU); torch on the CPU counts what CUDA would launch")
+    ap.add_argument("--learning-starts", type=int, default=None, help="override agent.params.learning_starts")
+    ap.add_argument("--steps", type=int, default=3, help="batch steps counted")
+    ap.add_argument("--warmup-steps", type=int, default=2, help="batch steps skipped once learning has started")
+    args = ap.parse_args(argv)
+    _, cfg = load_config(args.config)
+    params = cfg["agent"]["params"]
+    if args.device is not None:
+        params["device"] = args.device
+    if args.search_backend is not None:
+        params["search_backend"] = args.search_backend
+    if args.num_envs is not None:
+        cfg["train"]["num_envs"] = args.num_envs
+    if args.learning_starts is not None:
+        params["learning_starts"] = args.learning_starts
+    if args.game_backend is not None:
+        import functools
+
+        from src.training import trainer as trainer_module
+
+        trainer_module.make_game = functools.partial(trainer_module.make_game, backend=args.game_backend)
+    r = count(cfg, args.steps, args.warmup_steps)
+    sims = f", {r['simulations']} simulations per search" if r["simulations"] else ""
+    line = (f"launches {r['agent']} device={r['device']} num_envs={r['num_envs']}{sims}: "
+            f"{r['ops_per_step']:,.0f} torch ops per batch step, {r['compute_ops_per_step']:,.0f} of them not views")
+    if r["kernels_per_step"] is not None:
+        line += f", {r['kernels_per_step']:,.0f} CUDA kernels per batch step"
+    print(line + f" (mean of {r['steps']} batch steps)")
+    print("  most dispatched: " + ", ".join(f"{k} {v / r['per']:,.0f}" for k, v in r["top"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
