@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from src.runs import monitor
-from src.runs.files import atomic_write_bytes
+from src.runs.files import WriteError, atomic_write_bytes
 from src.runs.rundir import RunDir
 
 
@@ -177,5 +177,8 @@ def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
     out = Path(out)
-    atomic_write_bytes(out, buf.getvalue())
+    try:
+        atomic_write_bytes(out, buf.getvalue())
+    except WriteError as e:  # a read-only place, a missing folder, a directory of that name
+        raise ShowError(str(e)) from None
     return out
