@@ -18,6 +18,10 @@ class ShowError(Exception):
     """The folder cannot be shown (not a run), or the plot cannot be drawn."""
 
 
+class PlotPathError(ShowError):
+    """The plot file cannot be written there (a bad --plot argument: exit 2)."""
+
+
 def _config_summary(rd: RunDir) -> list[str]:
     try:
         cfg = yaml.safe_load(rd.config_path.read_text(encoding="utf-8")) or {}
@@ -180,5 +184,5 @@ def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
     try:
         atomic_write_bytes(out, buf.getvalue())
     except WriteError as e:  # a read-only place, a missing folder, a directory of that name
-        raise ShowError(str(e)) from None
+        raise PlotPathError(str(e)) from None
     return out
