@@ -16,7 +16,6 @@ import yaml
 from src.cli import train as train_cli
 from src.runs.monitor import inspect_run
 from src.runs.rundir import RunDir
-from src.training.config import unwinnable, validate_config
 from tests.training.helpers import REPO, child_env, tiny_config, write_config
 
 RUN = tiny_config(train={"total_steps": 192, "callbacks": [
@@ -105,6 +104,7 @@ def test_a_seed_out_of_range_is_a_config_error_naming_seed_and_its_range(tmp_pat
 
 @pytest.mark.parametrize("seed", [2 ** 62, -(2 ** 62)])
 def test_seeds_at_the_ends_of_the_range_train(seed):
+    from src.training.config import validate_config
     from src.training.trainer import Trainer
 
     trainer = Trainer(validate_config(tiny_config(seed=seed, train={"total_steps": 48})), progress=False)
@@ -149,6 +149,8 @@ def test_total_steps_beyond_the_step_counter_are_refused(tmp_path, capsys, run_c
                                                 (3, 4, False), (4, 2, False), (1, 4, False), (6, 7, False)])
 def test_boards_where_nobody_can_win(rows, cols, expected):
     """Four in a row needs 4 cells in a line; in one column the stones alternate."""
+    from src.training.config import unwinnable
+
     assert unwinnable(rows, cols) is expected
 
 
