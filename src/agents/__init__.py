@@ -56,8 +56,13 @@ def read_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as e:
-        raise CheckpointError(f"cannot read checkpoint {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    except (PermissionError, IsADirectoryError) as e:
+        raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror}") from None
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError,
+            AttributeError, ImportError, IndexError, KeyError, TypeError):
+        # torch's own messages here ("[Errno 22] Invalid argument", "Memo value not found at
+        # index 101") say nothing a user can act on
+        raise CheckpointError(f"not a checkpoint (truncated or not a torch file): {path}") from None
     formats = {entry.agent_cls.CHECKPOINT_FORMAT: aid for aid, entry in AGENTS.items()}
     if not isinstance(ckpt, dict) or formats.get(ckpt.get("format")) != ckpt.get("agent_id"):
         raise CheckpointError(f"{path} is not a checkpoint of this project (expected one of the formats "

@@ -65,10 +65,18 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("--device", "CUDA is not available on this machine")
         player = load_player(args.player, device, seed=args.seed, simulations=args.simulations)
         geometry = player.geometry
-        opponents = validate_eval_opponents(opponent_specs, "--opponents", Path(".")) if opponent_specs else []
+        opponents = validate_eval_opponents(opponent_specs, "--opponents", Path("."), geometry) \
+            if opponent_specs else []
         for i, spec in enumerate(opponents):
             if not is_checkpoint_spec(spec):
                 check_opponent_usable(spec, geometry)
+        if opponents:
+            from src.config.memory import check_fits, game_bytes, tree_bytes
+
+            sims = getattr(player.agent, "act_simulations", 0)  # a search agent's tree per game
+            per_game = game_bytes(geometry.rows, geometry.cols) + (tree_bytes(sims, geometry.cols) if sims else 0)
+            # the games are played in two halves, one seat first in each
+            check_fits(args.games, (per_game + 1) // 2, "--games", "games", str(device))
         if args.accuracy:
             from src.training.accuracy import check_accuracy_usable
 

@@ -72,20 +72,25 @@ def ask_human(game: Game, inp: TextIO, out: TextIO) -> int | None:
     while True:
         out.write(f"your move (1-{cols}, q to quit): ")
         out.flush()
-        line = inp.readline()
+        try:
+            line = inp.readline()
+        except KeyboardInterrupt:  # Ctrl-C at the prompt: the same as q
+            out.write("\n")
+            return None
         if not line:  # end of input
             out.write("\n")
             return None
         text = line.strip()
         if not _isatty(inp):  # piped input: show what was read, so the transcript reads like a session
-            out.write(text + "\n")
+            out.write(_shorten(text) + "\n")
         if text.lower() in ("q", "quit", "exit"):
             return None
         if not text:
             out.write(f"type a column number from 1 to {cols} (or q to quit)\n")
             continue
-        if not text.lstrip("+-").isdigit():
-            out.write(f"{text!r} is not a column number: type 1 to {cols} (or q to quit)\n")
+        # a long run of digits is no column either (and int() refuses over 4,300 digits)
+        if not text.lstrip("+-").isdigit() or len(text) > MAX_INPUT_DIGITS:
+            out.write(f"{_shorten(text)!r} is not a column number: type 1 to {cols} (or q to quit)\n")
             continue
         col = int(text)
         if not 1 <= col <= cols:
@@ -95,6 +100,17 @@ def ask_human(game: Game, inp: TextIO, out: TextIO) -> int | None:
             out.write(f"column {col} is full: choose another\n")
             continue
         return col - 1
+
+
+MAX_INPUT_DIGITS = 20  # any longer number is off every board
+_SHOWN_CHARS = 40  # how much of an overlong input line is echoed back
+
+
+def _shorten(text: str) -> str:
+    """``text``, or its first characters and its length when it is too long to echo."""
+    if len(text) <= _SHOWN_CHARS:
+        return text
+    return f"{text[:_SHOWN_CHARS]}... ({len(text)} characters)"
 
 
 def _isatty(stream) -> bool:
@@ -127,6 +143,11 @@ def main(argv: list[str] | None = None, inp: TextIO | None = None, out: TextIO |
     device = torch.device("cpu")
     try:
         agent = load_player(args.checkpoint, device, seed=args.seed, simulations=args.simulations)
+        if args.simulations is not None:  # a search of one game: its tree must fit
+            from src.config.memory import check_fits, tree_bytes
+
+            check_fits(args.simulations, tree_bytes(0, agent.geometry.cols), "--simulations", "simulations",
+                       "cpu", extra=1)
         other = None
         if args.opponent is not None:
             other = load_player(args.opponent, device, seed=args.seed + 1, geometry=agent.geometry)

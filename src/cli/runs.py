@@ -54,7 +54,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from src.runs.show import ShowError, plot_run, show_report
+    from src.runs.show import PlotPathError, ShowError, plot_run, show_report
 
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         args.parser.error(f"--plot must name a .png file, got {args.plot}")
@@ -65,7 +65,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"plot:     {plot_run(args.run_dir, args.plot)}")
     except ShowError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(e, PlotPathError) else 1
     return 0
 
 

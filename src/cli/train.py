@@ -10,6 +10,7 @@ import os
 import shlex
 import sys
 
+from src.runs.files import WriteError
 from src.runs.rundir import RunDirError
 from src.config.schema import ConfigError
 
@@ -50,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         if main_rank:  # under torchrun every rank meets the same error: say it once
             print(f"error: {e}", file=sys.stderr)
         return 2
+    except WriteError as e:  # disk full, read-only filesystem: the run is dead, its data consistent
+        print(f"error: {e} (the run is dead; once the disk can be written again, "
+              "resume it with --resume)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

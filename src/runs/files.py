@@ -35,6 +35,29 @@ def _current_umask() -> int:
 _FILE_MODE = 0o666 & ~_current_umask()
 
 
+class WriteError(OSError):
+    """A write to the run directory failed (disk full, read-only filesystem, ...); ``str()`` is
+    one line naming the file: ``cannot write PATH: No space left on device``."""
+
+    def __init__(self, path: str | os.PathLike, error: OSError):
+        super().__init__(error.errno, error.strerror or str(error), str(path))
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return f"cannot write {self.path}: {self.strerror}"
+
+
+@contextlib.contextmanager
+def writes_to(path: str | os.PathLike):
+    """Turn an OSError of the block into a WriteError naming ``path`` (once: no nesting)."""
+    try:
+        yield
+    except WriteError:
+        raise
+    except OSError as e:
+        raise WriteError(path, e) from None
+
+
 def is_temp_file(path: str | os.PathLike) -> bool:
     """True for the temp files `atomic_write_bytes` uses (left behind only by a kill)."""
     name = Path(path).name
@@ -56,8 +79,15 @@ def fsync_dir(directory: str | os.PathLike) -> None:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Replace `path` with `data` atomically; on any error `path` is untouched and no temp file stays."""
+    """Replace `path` with `data` atomically; on any error `path` is untouched and no temp file
+    stays. An OSError (disk full, read-only filesystem) is raised as a WriteError naming `path`."""
     path = Path(path)
+    with writes_to(path):
+        _atomic_write(path, data)
+    fsync_dir(path.parent)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -70,7 +100,6 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    fsync_dir(path.parent)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -108,7 +137,7 @@ def append_jsonl(path: str | os.PathLike, record: dict) -> None:
     append starts on a fresh line so that only that one record is lost.
     """
     line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-    with open(path, "a+b") as f:
+    with writes_to(path), open(path, "a+b") as f:
         f.seek(0, os.SEEK_END)
         if f.tell() > 0:
             f.seek(-1, os.SEEK_END)

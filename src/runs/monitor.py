@@ -167,7 +167,11 @@ def inspect_run(path: str | os.PathLike, now: datetime | None = None) -> RunInfo
     pid_file = rd.pid_path.exists()
     info.pid = rd.read_pid()
     if pid_file and info.pid is None:
-        info.status, info.note = CORRUPT, "pid file unreadable"
+        if _text(rd.pid_path).strip() == "1":
+            # read_pid never returns 1 (signalling it would hit init): never this run's process
+            info.status, info.note = DEAD, "the pid file holds pid 1, which belongs to another process (init)"
+        else:
+            info.status, info.note = CORRUPT, "pid file unreadable"
     elif info.pid is not None:
         owner = pid_owner(info.pid, status)
         if owner == OWNER_GONE:
@@ -198,6 +202,13 @@ def inspect_run(path: str | os.PathLike, now: datetime | None = None) -> RunInfo
         info.note = f"error.log: {_last_line(rd.error_path) or '(empty)'}"
     info.sort_time = info.start_time.timestamp() if info.start_time else _mtime(rd.path, now).timestamp()
     return info
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return ""
 
 
 def _mtime(path: Path, default: datetime) -> datetime:
@@ -272,6 +283,8 @@ def list_report(runs_dir: str | os.PathLike, show_all: bool = False, now: dateti
     """The output of `runs list [--all]`: active (running/stale) runs only unless `show_all`."""
     runs_dir = Path(runs_dir)
     now = now or datetime.now(timezone.utc)
+    if runs_dir.exists() and not runs_dir.is_dir():
+        return ListReport([f"No runs: {runs_dir} is a file, not a folder of run directories."], [])
     if not runs_dir.is_dir():
         return ListReport([f"No runs: {runs_dir} does not exist."], [])
     runs, skipped = scan_runs(runs_dir, now)

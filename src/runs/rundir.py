@@ -46,6 +46,7 @@ from src.runs.files import (
     is_temp_file,
     read_json,
     read_jsonl,
+    writes_to,
 )
 
 _STATE_NAME = re.compile(r"state_(\d+)\.pt")
@@ -108,6 +109,7 @@ class RunDir:
         self.resumes_path = self.path / self.RESUMES
         self.tensorboard_path = self.path / self.TENSORBOARD
         self._tensorboard = None
+        self._lock_fd: int | None = None
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -120,6 +122,50 @@ class RunDir:
     def looks_like_run(self) -> bool:
         """True if any file that only a run writes is present."""
         return any(p.exists() for p in (self.config_path, self.meta_path, self.status_path, self.pid_path))
+
+    def foreign_contents(self) -> list[str]:
+        """The names in an existing directory that is not a run (sorted; [] when it is a run,
+        empty or missing): a new run must not mix its files with these."""
+        if not self.path.is_dir() or self.looks_like_run():
+            return []
+        try:
+            return sorted(p.name + ("/" if p.is_dir() else "") for p in self.path.iterdir())
+        except OSError:
+            return []
+
+    def check_usable_for_new_run(self) -> None:
+        """RunDirError unless the path is missing or an empty directory."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RunDirError(f"run directory {self.path} exists and is not a directory")
+        if self.looks_like_run():
+            raise RunDirError(f"run directory {self.path} already holds a run; choose a new --run_dir "
+                              "or remove the old one")
+        foreign = self.foreign_contents()
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            raise RunDirError(f"run directory {self.path} is not empty and is not a run (it holds {shown}); "
+                              "choose a new or empty --run_dir")
+
+    # ---- the lock: one process at a time trains in a run directory ----------------------------
+    def lock(self) -> bool:
+        """Take the run's lock (an exclusive flock on the directory itself, released when this
+        process ends or calls ``unlock``). False if another process holds it."""
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def unlock(self) -> None:
+        fd = self._lock_fd
+        if fd is not None:
+            self._lock_fd = None
+            os.close(fd)  # closing the descriptor releases the flock
 
     def create(self, config_text: str, meta: dict) -> None:
         """Create the directory (parents too; an existing empty or unrelated directory is fine),
@@ -207,7 +253,8 @@ class RunDir:
     def save_checkpoint(self, obj: Any, prefix: str, step: int) -> Path:
         """`torch.save` `obj` atomically to `checkpoints/<prefix>_<step>.pt` and return that path."""
         path = self.checkpoint_path(prefix, step)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        with writes_to(path.parent):
+            path.parent.mkdir(parents=True, exist_ok=True)
         atomic_torch_save(obj, path)
         return path
 
@@ -257,7 +304,8 @@ class RunDir:
         but the newest `keep_last` state files (None: keep all). The new file is complete before
         any old one goes, so a kill at any moment leaves at least one complete state."""
         path = self.state_path(step)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        with writes_to(path.parent):
+            path.parent.mkdir(parents=True, exist_ok=True)
         atomic_torch_save(obj, path)
         if keep_last is not None:
             for old in self.state_steps()[:-keep_last]:
@@ -266,6 +314,17 @@ class RunDir:
 
     def read_resumes(self) -> list[dict]:
         return read_jsonl(self.resumes_path)
+
+    def set_aside(self, path: Path) -> Path:
+        """Rename an unreadable state file to ``<name>.unreadable`` (``.unreadable.2``, ... if
+        taken): kept for inspection, no longer among `state_steps`, so nothing deletes it."""
+        target, n = path.with_name(path.name + ".unreadable"), 1
+        while target.exists():
+            n += 1
+            target = path.with_name(f"{path.name}.unreadable.{n}")
+        with writes_to(target):
+            os.replace(path, target)
+        return target
 
     def begin_resume(self, record: dict, from_step: int, checkpoint_prefix: str) -> int:
         """Prepare the directory for a run resumed from the state at `from_step`; returns how

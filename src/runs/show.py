@@ -10,12 +10,16 @@ from pathlib import Path
 import yaml
 
 from src.runs import monitor
-from src.runs.files import atomic_write_bytes
+from src.runs.files import WriteError, atomic_write_bytes
 from src.runs.rundir import RunDir
 
 
 class ShowError(Exception):
     """The folder cannot be shown (not a run), or the plot cannot be drawn."""
+
+
+class PlotPathError(ShowError):
+    """The plot file cannot be written there (a bad --plot argument: exit 2)."""
 
 
 def _config_summary(rd: RunDir) -> list[str]:
@@ -177,5 +181,8 @@ def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
     out = Path(out)
-    atomic_write_bytes(out, buf.getvalue())
+    try:
+        atomic_write_bytes(out, buf.getvalue())
+    except WriteError as e:  # a read-only place, a missing folder, a directory of that name
+        raise PlotPathError(str(e)) from None
     return out

@@ -16,6 +16,10 @@ from src.config.schema import REQUIRED, ConfigError, Field, Schema, suggest, typ
 from src.games.backends import OBS_DTYPES
 
 START_POLICIES = ("random", "agent_first", "opponent_first")
+# the step counter is saved as int64 (state files, TensorBoard's global step)
+MAX_STEPS = 2 ** 63 - 1
+# seeds reach torch.manual_seed (64 bits) after small offsets per stream (src.seeding)
+SEED_LIMIT = 2 ** 62
 SAMPLER_TYPES = ("random", "pool", "self_play")
 CALLBACK_TYPES = ("checkpoint", "epsilon_decay", "lr_decay")
 
@@ -69,7 +73,8 @@ EVAL = Schema({
 })
 
 TRAIN = Schema({
-    "total_steps": Field("int", 10_000, "agent transitions to train for, summed over all games", min=1),
+    "total_steps": Field("int", 10_000, "agent transitions to train for, summed over all games", min=1,
+                         max=MAX_STEPS),
     "num_envs": Field("int", None, "games played at once (null: 256 on CPU, 16384 on CUDA)", nullable=True, min=1),
     "deterministic": Field("bool", False, "greedy acting during training (no epsilon)"),
     "track_timings": Field("bool", False, "record and print a timing breakdown"),
@@ -83,7 +88,8 @@ TRAIN = Schema({
 })
 
 TOP = Schema({
-    "seed": Field("int", None, "global seed (stored in meta.json)", nullable=True),
+    "seed": Field("int", None, f"global seed (stored in meta.json), from -2^62 to 2^62", nullable=True,
+                  min=-SEED_LIMIT, max=SEED_LIMIT),
     "game": Field("dict", doc="{id, params}"),
     "agent": Field("dict", doc="{id, params}"),
     "train": Field("dict", doc="training options"),
@@ -210,7 +216,10 @@ def _validate_eval(ev: dict | None, game: dict, config_dir: Path) -> dict | None
     from src.training.evaluation import is_checkpoint_spec, validate_eval_opponents
 
     if ev["opponents"] or not ev["accuracy"]:
-        ev["opponents"] = validate_eval_opponents(ev["opponents"], "eval.opponents", config_dir)
+        from kernels.geometry import Geometry
+
+        ev["opponents"] = validate_eval_opponents(ev["opponents"], "eval.opponents", config_dir,
+                                                  Geometry(game["params"]["rows"], game["params"]["cols"]))
     _check_usable([(f"[{i}]", s) for i, s in enumerate(ev["opponents"]) if not is_checkpoint_spec(s)],
                   "eval.opponents", game)
     if ev["accuracy"]:
@@ -242,7 +251,114 @@ def validate_config(raw: Any, config_dir: Path = Path(".")) -> dict:
         _check_usable([(f".{n}", n) for n in dist], "train.opponent_sampler.params.heuristic_distribution", out["game"])
     out["train"] = train
     out["eval"] = _validate_eval(cfg["eval"], out["game"], config_dir)
+    _check_eval_fits_agent(out)
+    _check_sizes_fit(out)
     return out
+
+
+def _check_eval_fits_agent(cfg: dict) -> None:
+    """What the evaluation will need of the agent, checked before the first step."""
+    ev, aid = cfg["eval"], cfg["agent"]["id"]
+    if ev is not None and not ev["deterministic"] and not AGENTS[aid].epsilon:
+        raise ConfigError("eval.deterministic", f"agent '{aid}' has no epsilon to explore with during evaluation; "
+                          "set it to true (greedy moves)")
+
+
+def _acting_tree_bytes(agent: dict, cols: int, self_play: bool) -> int:
+    """A search agent's tree per game: in self-play with ``simulations``, when acting with
+    ``act_simulations`` (AlphaZero; 0 for an agent without search)."""
+    from src.config.memory import tree_bytes
+
+    p = agent["params"]
+    if "simulations" not in p:
+        return 0
+    sims = p["simulations"] if self_play or p.get("act_simulations") is None else p["act_simulations"]
+    return tree_bytes(sims, cols) if sims else 0
+
+
+def _check_sizes_fit(cfg: dict) -> None:
+    """``train.num_envs`` and ``eval.games`` that cannot fit in memory (see src.config.memory)."""
+    from src.config.memory import check_fits, game_bytes
+
+    rows, cols = cfg["game"]["params"]["rows"], cfg["game"]["params"]["cols"]
+    device = cfg["agent"]["params"].get("device")
+    if device is None:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    n = cfg["train"]["num_envs"]
+    if n is not None:
+        check_fits(n, game_bytes(rows, cols) + _acting_tree_bytes(cfg["agent"], cols, True),
+                   "train.num_envs", "games", device)
+    if cfg["eval"] is not None and cfg["eval"]["opponents"]:
+        # play_games plays the games in two halves, one seat first in each
+        per_game = game_bytes(rows, cols) + _acting_tree_bytes(cfg["agent"], cols, False)
+        check_fits(cfg["eval"]["games"], (per_game + 1) // 2, "eval.games", "games", device)
+
+
+def unwinnable(rows: int, cols: int) -> bool:
+    """True for boards on which no game can be won: no line of four fits (fewer than 4 rows and
+    fewer than 4 columns), or a single column, where the two players' stones alternate."""
+    return (rows < 4 and cols < 4) or cols == 1
+
+
+def unwinnable_warning(cfg: dict) -> str | None:
+    """The warning to print once before training on such a board, else None."""
+    rows, cols = cfg["game"]["params"]["rows"], cfg["game"]["params"]["cols"]
+    if not unwinnable(rows, cols):
+        return None
+    why = "one column, where the players' stones alternate" if cols == 1 else "no line of four fits"
+    return f"warning: no game on a {rows}x{cols} board can be won ({why}): every game is a draw"
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping of the config names one key twice (``key`` dotted, lines 1-based)."""
+
+    def __init__(self, key: str, first: int, second: int):
+        super().__init__(f"duplicate key {key!r}")
+        self.key, self.first, self.second = key, first, second
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_document(self, node):
+        self._c4_root = node  # for the dotted path of a duplicate key
+        return super().construct_document(node)
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise DuplicateKeyError(f"{_node_path(self, node)}{key}", seen[key], line)
+            except TypeError:  # an unhashable key: SafeLoader's own error follows
+                break
+            seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
+def _node_path(loader, node) -> str:
+    """The dotted prefix of ``node`` inside the document ('train.' for the train mapping)."""
+    path: list[str] = []
+
+    def find(current, trail) -> bool:
+        if current is node:
+            path.extend(trail)
+            return True
+        if isinstance(current, yaml.MappingNode):
+            return any(find(v, trail + [str(k.value)]) for k, v in current.value)
+        if isinstance(current, yaml.SequenceNode):
+            return any(find(v, trail[:-1] + [f"{trail[-1]}[{i}]"] if trail else [f"[{i}]"])
+                       for i, v in enumerate(current.value))
+        return False
+
+    root = getattr(loader, "_c4_root", None)
+    if root is not None and find(root, []):
+        return "".join(p + "." for p in path)
+    return ""
 
 
 def load_config(path: str | Path, config_dir: Path | None = None) -> tuple[str, dict]:
@@ -260,7 +376,10 @@ def load_config(path: str | Path, config_dir: Path | None = None) -> tuple[str, 
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError("", f"cannot read {path}: {e}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
+    except DuplicateKeyError as e:
+        raise ConfigError(e.key, f"appears twice in {path}: line {e.first} and line {e.second} "
+                          "(remove one; YAML would silently keep the last)") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

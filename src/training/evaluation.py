@@ -23,8 +23,9 @@ def is_checkpoint_spec(spec) -> bool:
     return isinstance(spec, str) and (spec.endswith(".pt") or "/" in spec or "\\" in spec)
 
 
-def validate_eval_opponents(opponents: list, key: str, config_dir: Path) -> list:
-    """Each entry is an opponent name (see ``src.opponents.parse_opponent_spec``) or a checkpoint path."""
+def validate_eval_opponents(opponents: list, key: str, config_dir: Path, geometry=None) -> list:
+    """Each entry is an opponent name (see ``src.opponents.parse_opponent_spec``) or a checkpoint
+    path; with ``geometry``, a checkpoint must play that board size."""
     from src.opponents import parse_opponent_spec
 
     if not opponents:
@@ -39,9 +40,13 @@ def validate_eval_opponents(opponents: list, key: str, config_dir: Path) -> list
             from src.agents import CheckpointError, read_checkpoint
 
             try:
-                read_checkpoint(path)
+                ckpt = read_checkpoint(path)
             except CheckpointError as e:
                 raise ConfigError(k, str(e)) from None
+            board = ckpt.get("game", {"params": {"rows": 6, "cols": 7}})["params"]
+            if geometry is not None and (board["rows"], board["cols"]) != (geometry.rows, geometry.cols):
+                raise ConfigError(k, f"{spec} plays {board['rows']}x{board['cols']} boards, "
+                                  f"not {geometry.rows}x{geometry.cols}")
             out.append(str(path))
             continue
         try:

@@ -8,6 +8,7 @@ import traceback
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+from src.runs.files import WriteError
 from src.runs.rundir import RunDir, RunDirError, default_run_dir, make_meta
 from src.training.config import load_config
 from src.config.schema import ConfigError
@@ -45,11 +46,38 @@ def prepare(config_path: str | Path, run_dir: str | Path | None = None):
     config_path = Path(config_path)
     text, cfg = load_config(config_path)
     rd = RunDir(Path(run_dir) if run_dir is not None else default_run_dir(config_path))
-    if rd.path.exists() and not rd.path.is_dir():
-        raise RunDirError(f"run directory {rd.path} exists and is not a directory")
-    if rd.looks_like_run():
-        raise RunDirError(f"run directory {rd.path} already holds a run; choose a new --run_dir or remove the old one")
+    rd.check_usable_for_new_run()
     return text, cfg, rd
+
+
+def _warn_unwinnable(cfg: dict) -> None:
+    from src.training.config import unwinnable_warning
+
+    warning = unwinnable_warning(cfg)
+    if warning is not None:
+        print(warning, file=sys.stderr)
+
+
+def _lock_new(rd: RunDir) -> None:
+    """Create the run directory and take its lock; RunDirError if another run got there first
+    (two runs started at once with one --run_dir), with nothing of ours left behind."""
+    created = not rd.path.exists()
+    try:
+        rd.path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunDirError(f"cannot create run directory {rd.path}: {e.strerror or e}") from None
+    if not rd.lock():
+        raise RunDirError(f"run directory {rd.path} is in use: another run in it is still running")
+    try:
+        rd.check_usable_for_new_run()  # again, under the lock
+    except RunDirError:
+        rd.unlock()
+        if created:
+            try:
+                rd.path.rmdir()
+            except OSError:
+                pass
+        raise
 
 
 def run(config_path: str | Path | None = None, run_dir: str | Path | None = None, command: str | None = None,
@@ -88,12 +116,17 @@ def run(config_path: str | Path | None = None, run_dir: str | Path | None = None
     if dist.active:
         return _run_distributed(dist, config_path, run_dir, command, status_interval, progress)
     text, cfg, rd = prepare(config_path, run_dir)
+    _warn_unwinnable(cfg)
     trainer = Trainer(cfg, run_dir=None, status_interval=status_interval, progress=progress)
+    _lock_new(rd)
     try:
-        rd.create(text, make_meta(Path(config_path), cfg["seed"], trainer.device.type, command))
-    except OSError as e:
-        raise RunDirError(f"cannot create run directory {rd.path}: {e.strerror or e}") from None
-    _train_in(rd, trainer)
+        try:
+            rd.create(text, make_meta(Path(config_path), cfg["seed"], trainer.device.type, command))
+        except OSError as e:
+            raise RunDirError(f"cannot create run directory {rd.path}: {e.strerror or e}") from None
+        _train_in(rd, trainer)
+    finally:
+        rd.unlock()
     return rd.path
 
 
@@ -168,19 +201,27 @@ def _train_in(rd: RunDir, trainer) -> None:
             with inner:
                 trainer.train()
         except BaseException as e:
-            error = f"{type(e).__name__}: {e}".splitlines()[0][:500]
+            # a failed write (disk full, read-only filesystem) is named in one line; the writes
+            # below may fail the same way, and must not hide it
+            error = str(e) if isinstance(e, WriteError) else f"{type(e).__name__}: {e}".splitlines()[0][:500]
             if dist.active:
                 error = _append_rank_error(rd, dist, traceback.format_exc(), summary=True) or f"rank 0: {error}"
             else:
-                rd.write_error(traceback.format_exc())
-            try:
-                fields = dict(trainer.last_status or {}, status="dead", error=error)
+                try:
+                    rd.write_error(traceback.format_exc())
+                except OSError:
+                    pass
+            try:  # the step reached, not the last status interval's
+                fields = dict(trainer.last_status or {}, status="dead", error=error, step=trainer.step)
                 rd.write_status(fields)
             except Exception:  # never hide the original error
                 pass
             raise
         finally:
-            rd.remove_pid()
+            try:
+                rd.remove_pid()
+            except OSError:  # a read-only filesystem: `runs list` still sees the process gone
+                pass
 
 
 def _append_rank_error(rd: RunDir, dist, tb: str, summary: bool = False) -> str | None:
@@ -229,9 +270,11 @@ def prepare_resume(run_dir: str | Path, total_steps: int | None = None):
     import torch
 
     from src.runs.monitor import inspect_run
-    from src.training.state import StateError, newest_state
+    from src.training.state import StateError, find_newest_state
 
     rd = RunDir(Path(run_dir))
+    if rd.path.exists() and not rd.path.is_dir():
+        raise RunDirError(f"cannot resume {rd.path}: it is a file, not a run directory")
     if not rd.path.is_dir():
         raise RunDirError(f"cannot resume {rd.path}: no such run directory")
     if not rd.config_path.is_file():
@@ -239,6 +282,11 @@ def prepare_resume(run_dir: str | Path, total_steps: int | None = None):
     if total_steps is not None and (isinstance(total_steps, bool) or not isinstance(total_steps, int)
                                     or total_steps < 1):
         raise ConfigError("total_steps", f"must be a positive integer, got {total_steps!r}")
+    from src.training.config import MAX_STEPS
+
+    if total_steps is not None and total_steps > MAX_STEPS:
+        raise ConfigError("total_steps", f"must be <= {MAX_STEPS} (the step counter is a 64-bit integer), "
+                          f"got {total_steps}")
     info = inspect_run(rd.path)
     if info is not None and info.active:
         stale = f", {info.status}: {info.note}" if info.status != "running" else ""
@@ -248,13 +296,22 @@ def prepare_resume(run_dir: str | Path, total_steps: int | None = None):
     config_dir = Path(meta["config_path"]).parent if isinstance(meta.get("config_path"), str) else None
     _, cfg = load_config(rd.config_path, config_dir)
     try:
-        found = newest_state(rd)
+        found, unreadable = find_newest_state(rd)
     except StateError as e:
         raise RunDirError(f"cannot resume {rd.path}: {e}") from None
+    if found is None and unreadable:
+        raise RunDirError(f"cannot resume {rd.path}: every state file is unreadable: "
+                          + "; ".join(why for _, why in unreadable))
     if found is None:
         raise RunDirError(f"cannot resume {rd.path}: no complete checkpoint (no {rd.STATE}/state_<step>.pt; "
                           "model files alone do not hold the training state)")
     step, state = found
+    if "config" in state:  # states written before the config was kept in them cannot be compared
+        changed = changed_keys(state["config"], cfg)
+        if changed:
+            raise RunDirError(f"cannot resume {rd.path}: its config.yaml was edited after the run started "
+                              f"({', '.join(changed)} changed); only --total_steps may change on resume: "
+                              "undo the edit, or start a new run with the edited config")
     if state.get("world_size", 1) != 1:
         raise RunDirError(f"cannot resume {rd.path}: it was trained by {state['world_size']} processes (torchrun); "
                           "resuming a data-parallel run is not supported (its checkpoint holds rank 0's games "
@@ -274,7 +331,25 @@ def prepare_resume(run_dir: str | Path, total_steps: int | None = None):
     if train["num_envs"] is None:  # the default depends on the device: keep the run's
         train["num_envs"] = state["num_envs"]
     train["total_steps"] = target
+    state["unreadable"] = unreadable  # passed over: set aside by resume_run
     return cfg, rd, step, state
+
+
+def changed_keys(before: dict, after: dict, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two validated configs, except
+    ``train.total_steps`` (the one a resume may change) and a ``train.num_envs`` left at null
+    (the run's own is kept)."""
+    out = []
+    for key in sorted(set(before) | set(after), key=str):
+        path = f"{prefix}{key}"
+        a, b = before.get(key), after.get(key)
+        if path == "train.total_steps" or (path == "train.num_envs" and b is None):
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += changed_keys(a, b, path + ".")
+        elif a != b:
+            out.append(path)
+    return out
 
 
 def resume_run(run_dir: str | Path, total_steps: int | None = None, command: str | None = None,
@@ -287,24 +362,50 @@ def resume_run(run_dir: str | Path, total_steps: int | None = None, command: str
     Before training: ``metrics.jsonl`` records, state and model files past the checkpoint are
     dropped, a line is appended to ``resumes.jsonl``, and status.json gains
     ``resumed_from_step``, ``resumes`` and ``resume_exact``. Raises RunDirError / ConfigError
-    with nothing written when the run cannot be resumed (see ``prepare_resume``).
+    with nothing written when the run cannot be resumed (see ``prepare_resume``); a second
+    resume (or a run still training in the directory) is refused by the run's lock. Newer
+    state files that cannot be read are renamed aside (``RunDir.set_aside``), said on stderr
+    and in the ``resumes.jsonl`` line (``unreadable``).
     """
+    _check_status_interval(status_interval)
+    rd = RunDir(Path(run_dir))
+    locked = rd.path.is_dir() and rd.lock()
+    if rd.path.is_dir() and not locked:
+        raise RunDirError(f"cannot resume {rd.path}: it is still running (another process holds its lock); "
+                          f"stop it first (python -m src.cli.runs stop {rd.path} --wait)")
+    try:
+        _resume_locked(rd, total_steps, command, status_interval, progress)
+    finally:
+        rd.unlock()
+    return rd.path
+
+
+def _resume_locked(rd: RunDir, total_steps, command, status_interval, progress) -> None:
     from src.runs.rundir import resume_record
     from src.training.callbacks import CheckpointCallback
     from src.training.trainer import Trainer
 
-    _check_status_interval(status_interval)
-    cfg, rd, step, state = prepare_resume(run_dir, total_steps)
+    cfg, _, step, state = prepare_resume(rd.path, total_steps)
+    _warn_unwinnable(cfg)
     trainer = Trainer(cfg, run_dir=None, status_interval=status_interval, progress=progress)
     try:
         trainer.load_state_dict(state)
     except (ValueError, KeyError, RuntimeError) as e:
         raise RunDirError(f"cannot resume {rd.path}: checkpoint at step {step} does not fit its config: "
                           f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    exact = state["exact"]
+    exact, unreadable = state["exact"], state["unreadable"]
     del state
+    set_aside = []
+    for path, why in unreadable:  # kept for inspection, and out of the way of begin_resume
+        kept = rd.set_aside(path)
+        set_aside.append({"file": str(path.relative_to(rd.path)), "error": why,
+                          "kept_as": str(kept.relative_to(rd.path))})
+        print(f"warning: {why}: kept as {kept}; resuming from step {step}", file=sys.stderr)
     prefix = next(cb.prefix for cb in trainer.callbacks if isinstance(cb, CheckpointCallback))
-    resumes = rd.begin_resume(resume_record(command, step, trainer.total_steps, exact), step, prefix)
+    record = resume_record(command, step, trainer.total_steps, exact)
+    if set_aside:
+        record["unreadable"] = set_aside
+    resumes = rd.begin_resume(record, step, prefix)
     trainer.resume_fields = {"resumed_from_step": step, "resumes": resumes, "resume_exact": exact}
     if not exact:
         trainer.resume_fields["resume_note"] = ("train.checkpoint_replay is false: the replay ring was refilled "
@@ -313,4 +414,3 @@ def resume_run(run_dir: str | Path, total_steps: int | None = None, command: str
         trainer.out.write(f"resuming {rd.path} from step {step} to {trainer.total_steps}"
                           + ("" if exact else " (replay ring not in the checkpoint: refilled, not exact)") + "\n")
     _train_in(rd, trainer)
-    return rd.path

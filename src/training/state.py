@@ -29,9 +29,11 @@ def read_state(path: str | Path) -> dict:
     path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
+    except (PermissionError, IsADirectoryError) as e:
+        raise StateError(f"cannot read {path}: {e.strerror}") from None
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError,
-            AttributeError, ImportError) as e:
-        raise StateError(f"cannot read {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+            AttributeError, ImportError, IndexError, KeyError, TypeError):
+        raise StateError(f"{path} is not a state file (truncated or not a torch file)") from None
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise StateError(f"{path} is not a training state of this project")
     version = state.get("version")
@@ -44,19 +46,30 @@ def read_state(path: str | Path) -> dict:
 
 
 def newest_state(run_dir) -> tuple[int, dict] | None:
-    """``(step, state)`` of the newest complete state file of ``run_dir`` (a ``RunDir``), or None.
+    """``(step, state)`` of the newest complete state file of ``run_dir`` (a ``RunDir``), or None
+    (see ``find_newest_state``, which also reports the unreadable files passed over)."""
+    return find_newest_state(run_dir)[0]
+
+
+def find_newest_state(run_dir) -> tuple[tuple[int, dict] | None, list[tuple[Path, str]]]:
+    """``((step, state) or None, unreadable)``: the newest complete state file of ``run_dir``
+    (a ``RunDir``), and the ``(path, why)`` of each newer file that could not be used.
 
     A file that cannot be read (damaged outside our atomic writes) is passed over for the one
     before it; a file of a newer format raises StateError(newer=True): resuming from an older
     one would silently go back in the run.
     """
+    unreadable: list[tuple[Path, str]] = []
     for step in reversed(run_dir.state_steps()):
+        path = run_dir.state_path(step)
         try:
-            state = read_state(run_dir.state_path(step))
+            state = read_state(path)
         except StateError as e:
             if e.newer:
                 raise
+            unreadable.append((path, str(e)))
             continue
         if state.get("step") == step:
-            return step, state
-    return None
+            return (step, state), unreadable
+        unreadable.append((path, f"{path} holds the state of step {state.get('step')!r}, not {step}"))
+    return None, unreadable

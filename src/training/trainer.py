@@ -23,6 +23,7 @@ checkpoint callback saves it in ``on_step_end``); ``load_state_dict()`` puts it 
 """
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
@@ -332,6 +333,7 @@ class Trainer:
             "callbacks": [cb.state_dict() for cb in self.callbacks],
             "evaluator": self.evaluator.state_dict() if self.evaluator is not None else None,
             "report": {"start_time": self.start_time},
+            "config": copy.deepcopy(self.cfg),  # what a resume compares config.yaml with
         }
 
     def load_state_dict(self, state: dict) -> None:

@@ -100,12 +100,21 @@ def test_status_fields_of_the_wrong_type_do_not_crash(tmp_path):
                             "       [-]  -- status.json has status 3"]
 
 
-@pytest.mark.parametrize("pid_text", ["", "abc", "0", "1", "-5", "12 34"])
+@pytest.mark.parametrize("pid_text", ["", "abc", "0", "-5", "12 34"])
 def test_bad_pid_file_is_corrupt(tmp_path, pid_text):
     path = make_run(tmp_path, "badpid", finished_status("running"))
     (path / "pid").write_text(pid_text)
     info = inspect_run(path, NOW)
     assert (info.status, info.note, info.pid) == ("corrupt", "pid file unreadable", None)
+
+
+def test_a_pid_file_holding_pid_1_belongs_to_another_process(tmp_path):
+    """Pid 1 (init) is never a run's process: the run is dead, and the note says why."""
+    path = make_run(tmp_path, "pid1", finished_status("running"))
+    (path / "pid").write_text("1\n")
+    info = inspect_run(path, NOW)
+    assert (info.status, info.pid) == ("dead", None)
+    assert info.note == "the pid file holds pid 1, which belongs to another process (init)"
 
 
 def test_empty_and_foreign_folders_are_skipped_with_a_note(tmp_path):

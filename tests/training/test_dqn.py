@@ -73,6 +73,13 @@ def random_batch(n: int, seed: int):
 
 
 def test_update_moves_q_of_the_taken_action_toward_the_target():
+    """100 updates on one batch at least halve the error and the loss.
+
+    Measured on a 2-core AMD EPYC (torch 2.13 CPU), init seeds 0-9 with batch seeds 1-10: the error
+    falls to 0.05-0.19 of its start, the loss to 0.003-0.12, so the halving holds with a wide
+    margin. (With the 40 updates this test used to take, seed 4 reached only 0.502: a fail.)
+    The init is seeded here so the result does not depend on which tests ran before."""
+    torch.manual_seed(1)
     # plain DQN targets and no sync: the targets stay fixed while the online net learns
     a = agent(learning_rate=1e-2, target_update_interval=10 ** 6, max_grad_norm=None, double_dqn=False)
     obs, actions, rewards, dones, next_obs, legal = batch = random_batch(64, seed=1)
@@ -83,11 +90,11 @@ def test_update_moves_q_of_the_taken_action_toward_the_target():
             return (a.online(obs).gather(1, actions[:, None]).squeeze(1) - targets).abs().mean().item()
 
     before = error()
-    losses = [a.update(*batch).item() for _ in range(40)]
+    losses = [a.update(*batch).item() for _ in range(100)]
     assert error() < before / 2
     assert losses[-1] < losses[0] / 2
     assert torch.equal(a.td_targets(rewards, dones, next_obs, legal), targets)
-    assert a.num_updates == 40
+    assert a.num_updates == 100
 
 
 def test_target_network_syncs_every_target_update_interval_updates():
