@@ -66,8 +66,8 @@ def test_the_name_bundled_is_accepted_by_load_agent_play_and_evaluate(capsys):
     out = capsys.readouterr().out
     assert out.startswith("the bundled agent (step ") and re.search(r"alphazero_connect4\.pt\s+score", out)
     text = io.StringIO()
-    assert play(["--simulations", "0", "--opponent", "bundled"], inp=io.StringIO(""), out=text) == 0
-    assert "result:" in text.getvalue()  # the bundled agent against itself, to the end
+    assert play(["random", "--opponent", "bundled"], inp=io.StringIO(""), out=text) == 0
+    assert "result: " in text.getvalue() and "opponent random vs the bundled agent" in text.getvalue()
     text = io.StringIO()
     assert play([], inp=io.StringIO("q\n"), out=text) == 0  # no checkpoint: you against the bundled agent
     assert text.getvalue().startswith("the bundled agent (step ") and "quit: game abandoned" in text.getvalue()
