@@ -34,6 +34,7 @@ FAMILIES = {
     "eval.opponent": (17, 0),  # the evaluator's i-th opponent
     "eval.games": (31, 0),  # the games against the evaluator's i-th opponent
     "random.ops": (0, 7919),  # the random sampler's move stream (one child)
+    "eval.perfect_games": (0, 104_729),  # perfect's tie-breaks in the games against it (one child)
 }
 
 

@@ -50,8 +50,11 @@ class CheckpointError(ValueError):
 
 
 def read_checkpoint(path: str | Path) -> dict:
-    """The checkpoint dict at ``path`` (tensors on the CPU); CheckpointError when unusable."""
-    path = Path(path)
+    """The checkpoint dict at ``path`` (tensors on the CPU), or of the agent named ``bundled``
+    (``src.agents.pretrained``); CheckpointError when unusable."""
+    from src.agents.pretrained import resolve_name
+
+    path = resolve_name(path) or Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
@@ -88,7 +91,8 @@ def agent_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu", simula
 
 
 def load_agent(path: str | Path, device: str | torch.device = "cpu", simulations: int | None = None):
-    """Load any checkpoint written by the trainer; returns an agent with
+    """Load any checkpoint written by the trainer (or ``"bundled"``, the agent that comes with
+    the repository); returns an agent with
     ``act(obs, legal_mask, deterministic=True) -> int64 [N]`` for observations from ``make_game``.
     For an AlphaZero checkpoint ``simulations`` overrides the search's simulations per move
     (default: the checkpoint's ``act_simulations``; 0 plays the raw policy)."""

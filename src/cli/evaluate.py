@@ -5,9 +5,15 @@ PLAYER is a checkpoint (or, to calibrate the measures, an opponent name such as 
 greedy moves, and prints win/draw/loss rates and the score (win + draw / 2).
 ``--accuracy N``: the share of PLAYER's moves that the perfect solver scores best (``perfect``)
 and that keep the position's outcome (``good``) on N random 4-24-ply positions, overall and by
-ply band, with 95% intervals (``src.training.accuracy``). Without ``--accuracy`` the default
-opponents are random, heuristic, smart_heuristic and search:4; with it, games are played only
-when ``--opponents`` is given.
+ply band, with 95% intervals (``src.training.accuracy``).
+``--perfect-games N``: N games against ``perfect`` from each seat, from the empty board: win /
+draw / loss per seat and the mean game length (``evaluation.perfect_games``).
+``--benchmark pons [--positions N]``: best-score and outcome-keeping moves on Pascal Pons' six
+benchmark sets (the first N positions of each, default all 1000), with 95% intervals
+(``src.training.pons``).
+Without any of these three measures the default opponents are random, heuristic,
+smart_heuristic and search:4; with one, games are played only when ``--opponents`` is given.
+PLAYER may be ``bundled``, the agent that comes with the repository (``src/agents/pretrained``).
 """
 from __future__ import annotations
 
@@ -30,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--accuracy", type=int, default=0, metavar="N",
                     help="solver-judged accuracy on N random positions (needs the solver extra)")
     ap.add_argument("--accuracy-seed", type=int, default=0, metavar="S", help="seed of the position set (default 0)")
+    ap.add_argument("--perfect-games", type=int, default=0, metavar="N",
+                    help="N games against perfect from each seat: W/D/L per seat and the mean game length")
+    ap.add_argument("--benchmark", choices=("pons",), default=None,
+                    help="judge the moves on a benchmark of exactly scored positions: pons (Pascal Pons' six sets)")
+    ap.add_argument("--positions", type=int, default=None, metavar="N",
+                    help="with --benchmark: the first N positions of each set (default 1000, all)")
     ap.add_argument("--device", default="cpu", help="torch device (default cpu)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the games and of the opponents' random choices")
     ap.add_argument("--opening-plies", type=int, default=0, metavar="K",
@@ -47,7 +59,15 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--opening-plies must be from 0 to 16, got {args.opening_plies}")
     if args.accuracy_seed < 0:
         ap.error(f"--accuracy-seed must not be negative, got {args.accuracy_seed}")
-    opponent_specs = args.opponents if args.opponents is not None else ([] if args.accuracy else DEFAULT_OPPONENTS)
+    if args.perfect_games < 0:
+        ap.error(f"--perfect-games must be a positive number of games per seat, got {args.perfect_games}")
+    if args.positions is not None and args.benchmark is None:
+        ap.error("--positions applies to --benchmark")
+    positions = 1000 if args.positions is None else args.positions
+    if not 1 <= positions <= 1000:
+        ap.error(f"--positions must be from 1 to 1000 (positions per set), got {positions}")
+    measures = args.accuracy or args.perfect_games or args.benchmark
+    opponent_specs = args.opponents if args.opponents is not None else ([] if measures else DEFAULT_OPPONENTS)
 
     import torch
 
@@ -77,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             per_game = game_bytes(geometry.rows, geometry.cols) + (tree_bytes(sims, geometry.cols) if sims else 0)
             # the games are played in two halves, one seat first in each
             check_fits(args.games, (per_game + 1) // 2, "--games", "games", str(device))
-        if args.accuracy:
+        if measures:
             from src.training.accuracy import check_accuracy_usable
 
             check_accuracy_usable(geometry.rows, geometry.cols)
@@ -94,6 +114,23 @@ def main(argv: list[str] | None = None) -> int:
         acc = measure(player.opponent, ps, device)
         print(f"accuracy on {ps.n} random positions (plies 4-24, seed {ps.seed}), judged by the perfect solver:")
         print("\n".join(format_accuracy(acc)))
+    if args.perfect_games:
+        from src.runs.show import format_perfect_games
+        from src.training.evaluation import perfect_games
+
+        r = perfect_games(player.agent, geometry, device, args.perfect_games, child_seed(args.seed, "eval.perfect_games", 0))
+        print(f"{args.perfect_games} games against perfect from each seat (empty board; perfect breaks ties at random):")
+        print("\n".join(format_perfect_games(r)))
+    if args.benchmark:
+        from src.training.pons import BenchmarkError, format_pons, measure_pons
+
+        try:
+            r = measure_pons(player.opponent, positions, device)
+        except BenchmarkError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"Pascal Pons' benchmark, the first {positions} positions of each set, judged by the perfect solver:")
+        print("\n".join(format_pons(r)))
     if opponents:
         cfg = {"eval": {"interval": 1, "games": args.games, "opponents": opponents, "deterministic": True}}
         evaluator = Evaluator(cfg, geometry, device, seed=args.seed)

@@ -1,7 +1,8 @@
-"""``python -m src.cli.play CHECKPOINT [--first human|agent|random] [--opponent NAME] [--show-values] [--seed S]``
+"""``python -m src.cli.play [CHECKPOINT] [--first human|agent|random] [--opponent NAME] [--show-values] [--seed S] [--web [--port P]]``
 
 Play one game of Connect4 against a trained agent in the terminal (or watch it play
-``--opponent``). The board is printed after every move, row 0 at the bottom, with the column
+``--opponent``); without CHECKPOINT, against the agent that comes with the repository
+(``bundled``). ``--web`` serves the game as a page on 127.0.0.1 instead (``src.web``). The board is printed after every move, row 0 at the bottom, with the column
 numbers 1..cols under it; the first player's stones are X, the second's O. Type a column number
 to move; ``q`` (or the end of the input) quits. Input may be piped, one move per line.
 """
@@ -124,8 +125,9 @@ def main(argv: list[str] | None = None, inp: TextIO | None = None, out: TextIO |
     inp = inp if inp is not None else sys.stdin
     out = out if out is not None else sys.stdout
     ap = argparse.ArgumentParser(prog="python -m src.cli.play", description=DESCRIPTION)
-    ap.add_argument("checkpoint", metavar="CHECKPOINT",
-                    help="the agent: a checkpoint written by the trainer, or an opponent name (e.g. perfect)")
+    ap.add_argument("checkpoint", metavar="CHECKPOINT", nargs="?", default="bundled",
+                    help="the agent: a checkpoint written by the trainer, an opponent name (e.g. perfect), or "
+                         "bundled, the agent that comes with the repository (the default)")
     ap.add_argument("--first", choices=("human", "agent", "random"), default="human",
                     help="who moves first: you (or --opponent), the agent, or a coin toss (default human)")
     ap.add_argument("--opponent", metavar="NAME", default=None,
@@ -135,7 +137,13 @@ def main(argv: list[str] | None = None, inp: TextIO | None = None, out: TextIO |
     ap.add_argument("--simulations", type=int, default=None, metavar="S",
                     help="the agent's search simulations per move, if it searches (AlphaZero; default: the "
                          "checkpoint's act_simulations; 0: the raw policy)")
+    add_web_arguments(ap)
     args = ap.parse_args(argv)
+    if args.web:
+        return play_web(args)
+    if args.port is not None:
+        print("error: --port applies to --web", file=sys.stderr)
+        return 2
 
     from src.agents import CheckpointError
     from src.cli.players import PlayerError, load_player
@@ -198,6 +206,37 @@ def main(argv: list[str] | None = None, inp: TextIO | None = None, out: TextIO |
             out.write(f"\nresult: draw ({game.moves} moves, the board is full)\n")
             return 0
     return 0
+
+
+def add_web_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--web", action="store_true",
+                    help="play in the browser: serve the game on http://127.0.0.1:PORT/ until Ctrl-C")
+    ap.add_argument("--port", type=int, default=None, metavar="P",
+                    help="with --web: the port (default 8000; 0 picks a free one)")
+
+
+def play_web(args) -> int:
+    """``--web``: the agent of ``args.checkpoint`` behind the page of ``src.web`` (6x7 boards only)."""
+    from src.agents import CheckpointError
+    from src.cli.players import PlayerError, load_player
+    from src.web.game import check_web_geometry
+    from src.web.server import serve
+
+    port = 8000 if args.port is None else args.port
+    if args.opponent is not None:
+        print("error: --opponent does not apply to --web (you play in the browser)", file=sys.stderr)
+        return 2
+    if not 0 <= port <= 65535:
+        print(f"error: --port must be from 0 to 65535, got {port}", file=sys.stderr)
+        return 2
+    try:
+        agent = load_player(args.checkpoint, torch.device("cpu"), seed=args.seed, simulations=args.simulations)
+        check_web_geometry(agent.geometry, args.checkpoint)
+    except (CheckpointError, PlayerError, ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    first = args.first if args.first != "random" else random.Random(args.seed).choice(("human", "agent"))
+    return serve(agent, port, first, sys.stdout)
 
 
 if __name__ == "__main__":

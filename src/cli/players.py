@@ -59,7 +59,8 @@ class Player:
 
 def load_player(spec: str, device: torch.device, seed: int = 0, geometry: Geometry | None = None,
                 simulations: int | None = None) -> Player:
-    """A checkpoint path (``*.pt`` or an existing file) or an opponent name (``search:4``, ``perfect``).
+    """A checkpoint path (``*.pt`` or an existing file), ``bundled`` (the agent that comes with the
+    repository) or an opponent name (``search:4``, ``perfect``).
     ``simulations`` overrides a search agent's simulations per move (``load_agent``); it is an
     error for an agent without search or an opponent name.
 
@@ -78,7 +79,8 @@ def load_player(spec: str, device: torch.device, seed: int = 0, geometry: Geomet
         if geometry is not None and geometry != g:
             raise PlayerError(f"{spec} plays {g.rows}x{g.cols} boards, not {geometry.rows}x{geometry.cols}")
         agent = agent_from_checkpoint(ckpt, device, simulations)
-        label = f"{spec} (step {ckpt.get('step', '?')}" + (")" if simulations is None else f", {simulations} simulations)")
+        name = "the bundled agent" if spec == "bundled" else spec
+        label = f"{name} (step {ckpt.get('step', '?')}" + (")" if simulations is None else f", {simulations} simulations)")
         ops = make_ops(g, device, resolve_backend(None, device), seed)
         return Player(label, "agent", agent, AgentOpponent(agent, ops), g, ckpt)
     from src.opponents import check_opponent_usable, make_opponent, parse_opponent_spec

@@ -47,7 +47,22 @@ def _config_summary(rd: RunDir) -> list[str]:
         ev = cfg["eval"]
         lines.append(f"eval:     every {ev.get('interval', 10000)} steps, {ev.get('games', 200)} games vs "
                      f"{', '.join(map(str, ev.get('opponents', ['random'])))}"
-                     + (f", accuracy on {ev['accuracy']} positions" if ev.get("accuracy") else ""))
+                     + (f", accuracy on {ev['accuracy']} positions" if ev.get("accuracy") else "")
+                     + (f", {ev['perfect_games']} games per seat vs perfect" if ev.get("perfect_games") else "")
+                     + (f", benchmark {ev['benchmark']} ({ev.get('benchmark_positions', 1000)} per set)"
+                        if ev.get("benchmark") else ""))
+    return lines
+
+
+def format_perfect_games(r: dict) -> list[str]:
+    """Per seat: the W/D/L rates against ``perfect`` and the mean game length."""
+    lines = []
+    for seat, note in (("first", "(a perfect first player always wins)"),
+                       ("second", "(perfect against perfect lasts 41 plies)")):
+        x = r.get(seat)
+        if isinstance(x, dict):
+            lines.append(f"  seated {seat:<7} win {x['win']:.3f}  draw {x['draw']:.3f}  loss {x['loss']:.3f}  "
+                         f"mean length {x['mean_plies']:.1f} plies, {x['games']} games  {note}")
     return lines
 
 
@@ -114,6 +129,20 @@ def show_report(run_dir: str | os.PathLike, now: datetime | None = None) -> list
                 lines += ["  " + line for line in format_accuracy(acc)]
             except (KeyError, TypeError, IndexError):
                 lines.append("    (unreadable accuracy record)")
+        if isinstance(ev.get("perfect_games"), dict):
+            lines.append("  against perfect, from the empty board:")
+            try:
+                lines += ["  " + line for line in format_perfect_games(ev["perfect_games"])]
+            except (KeyError, TypeError, ValueError):
+                lines.append("    (unreadable perfect_games record)")
+        for name, b in (ev.get("benchmark") or {}).items() if isinstance(ev.get("benchmark"), dict) else ():
+            from src.training.pons import format_pons
+
+            lines.append(f"  benchmark {name}, judged by the perfect solver:")
+            try:
+                lines += ["  " + line for line in format_pons(b)]
+            except (KeyError, TypeError, IndexError, AttributeError):
+                lines.append("    (unreadable benchmark record)")
     ckpts = sorted(rd.checkpoints.glob("*.pt"), key=_checkpoint_step) if rd.checkpoints.is_dir() else []
     ckpts = [p for p in ckpts if not p.name.startswith(".")]
     lines.append(f"checkpoints ({len(ckpts)}): " + (", ".join(p.name for p in ckpts[-6:]) if ckpts else "none"))
@@ -148,7 +177,10 @@ def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
     status = [r for r in records if r.get("kind") == "status"]
     evals = [r for r in records if r.get("kind") == "eval" and isinstance(r.get("eval"), dict)]
     acc = [r for r in evals if isinstance(r.get("accuracy"), dict)]
-    fig, axes = plt.subplots(4 if acc else 3, 1, figsize=(8, 12 if acc else 9), sharex=True)
+    pg = [r for r in evals if isinstance(r.get("perfect_games"), dict)]
+    bench = [r for r in evals if isinstance(r.get("benchmark"), dict) and r["benchmark"]]
+    extra = bool(acc) + bool(pg) + bool(bench)
+    fig, axes = plt.subplots(3 + extra, 1, figsize=(8, 9 + 3 * extra), sharex=True)
     ax = axes[0]
     names = sorted({n for r in evals for n in r["eval"]})
     for name in names:
@@ -170,6 +202,12 @@ def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
         ax.set_ylabel("solver-judged\naccuracy")
         ax.set_ylim(-0.02, 1.02)
         ax.legend(loc="lower right", fontsize="small")
+    panel = 1 + bool(acc)
+    if pg:
+        _plot_perfect_games(axes[panel], pg)
+        panel += 1
+    if bench:
+        _plot_benchmark(axes[panel], bench)
     for ax, key, label in ((axes[-2], "loss", "loss"), (axes[-1], "steps_per_sec", "agent steps/s")):
         pts = [(r["step"], r[key]) for r in status if isinstance(r.get(key), (int, float))]
         ax.plot([p[0] for p in pts], [p[1] for p in pts])
@@ -186,3 +224,35 @@ def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
     except WriteError as e:  # a read-only place, a missing folder, a directory of that name
         raise PlotPathError(str(e)) from None
     return out
+
+
+def _plot_perfect_games(ax, evals: list[dict]) -> None:
+    """Seated first: win and draw rates against perfect; seated second: mean game length (right axis)."""
+    for seat, key, label in (("first", "win", "seated first: wins"), ("first", "draw", "seated first: draws"),
+                             ("second", "draw", "seated second: draws")):
+        pts = [(r["step"], r["perfect_games"][seat][key]) for r in evals if isinstance(r["perfect_games"].get(seat), dict)]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+    ax.set_ylabel("vs perfect\n(rate)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(loc="upper left", fontsize="small")
+    right = ax.twinx()
+    pts = [(r["step"], r["perfect_games"]["second"]["mean_plies"]) for r in evals
+           if isinstance(r["perfect_games"].get("second"), dict)]
+    right.plot([p[0] for p in pts], [p[1] for p in pts], marker="s", color="black", label="seated second: mean length")
+    right.axhline(41, color="grey", linestyle=":", linewidth=1)  # perfect against perfect
+    right.set_ylabel("plies (41: perfect)")
+    right.set_ylim(0, 43)
+    right.legend(loc="lower right", fontsize="small")
+
+
+def _plot_benchmark(ax, evals: list[dict]) -> None:
+    """Each benchmark's overall best-score and outcome-keeping shares, with their 95% intervals."""
+    for name in sorted({n for r in evals for n in r["benchmark"]}):
+        for key, label in (("perfect", "best-score"), ("good", "outcome-keeping")):
+            pts = [(r["step"], r["benchmark"][name][key]) for r in evals if isinstance(r["benchmark"].get(name), dict)]
+            steps = [p[0] for p in pts]
+            ax.plot(steps, [p[1]["value"] for p in pts], marker="o", label=f"{name}: {label} moves")
+            ax.fill_between(steps, [p[1]["ci95"][0] for p in pts], [p[1]["ci95"][1] for p in pts], alpha=0.2)
+    ax.set_ylabel("benchmark\n(all sets)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(loc="lower right", fontsize="small")

@@ -70,6 +70,12 @@ EVAL = Schema({
     "accuracy": Field("int", 0, "solver-judged accuracy on this many random 4-24-ply positions per evaluation "
                       "(0: off; needs the solver extra and a 6x7 board)", min=0),
     "accuracy_seed": Field("int", 0, "seed of the accuracy position set (labelled once, then cached)", min=0),
+    "perfect_games": Field("int", 0, "games against `perfect` from each seat per evaluation, from the empty board: "
+                           "win/draw/loss per seat and the mean game length (0: off; needs the solver extra and a "
+                           "6x7 board)", min=0),
+    "benchmark": Field("str", None, "a benchmark of positions with exact scores judged per evaluation: pons "
+                       "(Pascal Pons' six sets, benchmarks/data/pons/; null: off)", nullable=True, choices=("pons",)),
+    "benchmark_positions": Field("int", 1000, "positions per benchmark set (the first N of each)", min=1, max=1000),
 })
 
 TRAIN = Schema({
@@ -215,20 +221,21 @@ def _validate_eval(ev: dict | None, game: dict, config_dir: Path) -> dict | None
     ev = EVAL.fill(ev, "eval")
     from src.training.evaluation import is_checkpoint_spec, validate_eval_opponents
 
-    if ev["opponents"] or not ev["accuracy"]:
+    if ev["opponents"] or not (ev["accuracy"] or ev["perfect_games"] or ev["benchmark"]):
         from kernels.geometry import Geometry
 
         ev["opponents"] = validate_eval_opponents(ev["opponents"], "eval.opponents", config_dir,
                                                   Geometry(game["params"]["rows"], game["params"]["cols"]))
     _check_usable([(f"[{i}]", s) for i, s in enumerate(ev["opponents"]) if not is_checkpoint_spec(s)],
                   "eval.opponents", game)
-    if ev["accuracy"]:
-        from src.training.accuracy import check_accuracy_usable
+    for key in ("accuracy", "perfect_games", "benchmark"):
+        if ev[key]:
+            from src.training.accuracy import check_accuracy_usable
 
-        try:
-            check_accuracy_usable(game["params"]["rows"], game["params"]["cols"])
-        except (ValueError, RuntimeError) as e:
-            raise ConfigError("eval.accuracy", str(e)) from None
+            try:
+                check_accuracy_usable(game["params"]["rows"], game["params"]["cols"])
+            except (ValueError, RuntimeError) as e:
+                raise ConfigError(f"eval.{key}", str(e)) from None
     return ev
 
 

@@ -10,7 +10,12 @@ from src.config.schema import ConfigError
 
 
 def resolve_checkpoint_path(spec: str, config_dir: Path) -> Path | None:
-    """A checkpoint path as given (relative to the working directory), else relative to the config."""
+    """A checkpoint path as given (relative to the working directory), else relative to the
+    config; ``bundled``: the agent that comes with the repository."""
+    from src.agents.pretrained import resolve_name
+
+    if resolve_name(spec) is not None:
+        return resolve_name(spec) if resolve_name(spec).is_file() else None
     for base in (Path("."), config_dir):
         p = (base / spec)
         if p.is_file():
@@ -19,8 +24,11 @@ def resolve_checkpoint_path(spec: str, config_dir: Path) -> Path | None:
 
 
 def is_checkpoint_spec(spec) -> bool:
-    """An eval opponent given as a checkpoint path rather than an opponent name."""
-    return isinstance(spec, str) and (spec.endswith(".pt") or "/" in spec or "\\" in spec)
+    """An eval opponent given as a checkpoint path (or ``bundled``) rather than an opponent name."""
+    from src.agents.pretrained import resolve_name
+
+    return isinstance(spec, str) and (spec.endswith(".pt") or "/" in spec or "\\" in spec
+                                      or resolve_name(spec) is not None)
 
 
 def validate_eval_opponents(opponents: list, key: str, config_dir: Path, geometry=None) -> list:
@@ -118,17 +126,38 @@ def play_games(agent, opponent, geometry, device, games: int, deterministic: boo
 
     Returns ``{"games", "win", "draw", "loss", "score"}`` with rates (score = win + draw / 2).
     """
+    counts = {"win": 0, "draw": 0, "loss": 0}
+    for r in play_seats(agent, opponent, geometry, device, (games + 1) // 2, games // 2, deterministic,
+                        seed, opening_plies).values():
+        for k in counts:
+            counts[k] += r["counts"][k]
+    return _rates(counts)
+
+
+def _rates(counts: dict) -> dict:
+    total = sum(counts.values())
+    rates = {k: v / total for k, v in counts.items()}
+    return {"games": total, **{k: round(v, 4) for k, v in rates.items()},
+            "score": round(rates["win"] + 0.5 * rates["draw"], 4)}
+
+
+def play_seats(agent, opponent, geometry, device, first: int, second: int, deterministic: bool = True,
+               seed: int | None = None, opening_plies: int = 0) -> dict:
+    """``first`` games with the agent seated first and ``second`` with it seated second (see
+    ``play_games``): ``{"first": {"counts": {win, draw, loss}, "plies": int64 [first]}, "second": ...}``,
+    ``plies`` being each game's length in stones on the board at its end (openings included);
+    a seat with no games is left out."""
     import torch
 
     from src.games.connect4 import BatchedConnect4
     from src.training.versus import Versus
 
-    results = {"win": 0, "draw": 0, "loss": 0}
     generator = torch.Generator(device=device)
     generator.manual_seed(0 if seed is None else seed)
     if opening_plies:
-        openings = random_openings((games + 1) // 2, opening_plies, geometry, 0 if seed is None else seed)
-    for policy, n in (("agent_first", (games + 1) // 2), ("opponent_first", games // 2)):
+        openings = random_openings(max(first, second), opening_plies, geometry, 0 if seed is None else seed)
+    out = {}
+    for seat, policy, n in (("first", "agent_first", first), ("second", "opponent_first", second)):
         if n == 0:
             continue
         env = BatchedConnect4(n, device=device, seed=None if seed is None else seed + len(policy),
@@ -139,24 +168,52 @@ def play_games(agent, opponent, geometry, device, games: int, deterministic: boo
         else:
             versus.reset()
         outcome = torch.zeros(n, dtype=torch.int8, device=device)
+        plies = torch.zeros(n, dtype=torch.int64, device=device)
         finished = torch.zeros(n, dtype=torch.bool, device=device)
         for _ in range(geometry.rows * geometry.cols):  # a game lasts at most this many agent moves
             obs, legal = versus.observe(), versus.legal_mask()
             actions = agent.act(obs, legal, deterministic=True) if deterministic else \
                 _explore(agent, obs, legal, generator)
             batch = versus.step(actions)
-            first = batch["done"] & ~finished
-            outcome = torch.where(first, batch["reward"].sign().to(torch.int8), outcome)
+            first_done = batch["done"] & ~finished
+            outcome = torch.where(first_done, batch["reward"].sign().to(torch.int8), outcome)
+            plies = torch.where(first_done, _popcount(batch["next_mask"]), plies)
             finished |= batch["done"]
             if bool(finished.all()):
                 break
-        results["win"] += int((outcome > 0).sum())
-        results["loss"] += int((outcome < 0).sum())
-        results["draw"] += int((outcome == 0).sum())
-    total = sum(results.values())
-    rates = {k: v / total for k, v in results.items()}
-    return {"games": total, **{k: round(v, 4) for k, v in rates.items()},
-            "score": round(rates["win"] + 0.5 * rates["draw"], 4)}
+        out[seat] = {"counts": {"win": int((outcome > 0).sum()), "draw": int((outcome == 0).sum()),
+                                "loss": int((outcome < 0).sum())}, "plies": plies.cpu()}
+    return out
+
+
+def _popcount(x):
+    """int64 [N]: set bits of each word (stones on a board's mask); the sign bit is never set."""
+    import torch
+
+    count = torch.zeros_like(x)
+    for k in range(63):
+        count += (x >> k) & 1
+    return count
+
+
+def perfect_games(agent, geometry, device, games: int, seed: int = 0) -> dict:
+    """``games`` games against ``perfect`` from each seat, from the empty board:
+    ``{"games": games, "first": {games, win, draw, loss, score, mean_plies}, "second": {...}}``.
+
+    A perfect first player always wins, so seated first only a perfect agent avoids losing;
+    seated second every game is lost against perfect play, and the mean length (in plies,
+    41 for perfect against perfect) says how long the agent holds. The agent plays greedily
+    (a searching agent deterministically), so the games differ only through ``perfect``, which
+    draws among its equally scored moves from its own stream (seeded by ``seed``): there are
+    many such ties in the opening, and each one sends a game down its own line.
+    """
+    from src.opponents import make_opponent
+
+    opponent = make_opponent("perfect", geometry, device, None, seed)
+    out = {"games": games}
+    for seat, r in play_seats(agent, opponent, geometry, device, games, games, True, seed).items():
+        out[seat] = {**_rates(r["counts"]), "mean_plies": round(float(r["plies"].float().mean()), 2)}
+    return out
 
 
 def _explore(agent, obs, legal, generator):
@@ -181,6 +238,8 @@ class Evaluator:
         self.interval, self.games = ev["interval"], ev["games"]
         self.opponents, self.deterministic = list(ev["opponents"]), ev["deterministic"]
         self.accuracy, self.accuracy_seed = ev.get("accuracy", 0), ev.get("accuracy_seed", 0)
+        self.perfect_games = ev.get("perfect_games", 0)
+        self.benchmark, self.benchmark_positions = ev.get("benchmark"), ev.get("benchmark_positions", 1000)
         self.geometry, self.device = geometry, device
         self.seed = 0 if seed is None else seed
         self.latest: dict | None = None
@@ -217,17 +276,20 @@ class Evaluator:
             name = Path(spec).name if is_checkpoint_spec(spec) else spec
             results[name] = play_games(trainer.agent, self.make_opponent(spec, i), self.geometry, self.device,
                                        self.games, self.deterministic, seed=child_seed(self.seed, "eval.games", i))
-        accuracy = self.measure_accuracy(trainer.agent) if self.accuracy else None
+        measures = {}
+        if self.accuracy:
+            measures["accuracy"] = self.measure_accuracy(trainer.agent)
+        if self.perfect_games:
+            measures["perfect_games"] = perfect_games(trainer.agent, self.geometry, self.device, self.perfect_games,
+                                                      child_seed(self.seed, "eval.perfect_games", 0))
+        if self.benchmark:
+            measures["benchmark"] = {self.benchmark: self.measure_benchmark(trainer.agent)}
         self.latest = {"step": trainer.step, "time": utc_now_iso(), "results": results,
-                       "seconds": round(time.perf_counter() - t, 3)}
-        if accuracy is not None:
-            self.latest["accuracy"] = accuracy
+                       "seconds": round(time.perf_counter() - t, 3), **measures}
         self.last_step = trainer.step
         if trainer.run_dir is not None:
             record = {"kind": "eval", "step": trainer.step, "episode": int(trainer.episode_dev),
-                      "time": self.latest["time"], "eval": results}
-            if accuracy is not None:
-                record["accuracy"] = accuracy
+                      "time": self.latest["time"], "eval": results, **measures}
             trainer.run_dir.append_metrics(record)
         return self.latest
 
@@ -240,6 +302,14 @@ class Evaluator:
         ps = position_set(self.accuracy, self.accuracy_seed, self.geometry)
         ops = make_ops(self.geometry, self.device, resolve_backend(None, self.device), 0)
         return measure(AgentOpponent(agent, ops), ps, self.device)
+
+    def measure_benchmark(self, agent) -> dict:
+        """The agent's greedy moves on the benchmark's position sets (``src.training.pons``)."""
+        from src.games.backends import make_ops, resolve_backend
+        from src.training.pons import measure_pons
+
+        ops = make_ops(self.geometry, self.device, resolve_backend(None, self.device), 0)
+        return measure_pons(AgentOpponent(agent, ops), self.benchmark_positions, self.device)
 
     # -- state (resume) ---------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -109,3 +109,35 @@ def test_simulations_overrides_the_search_of_an_alphazero_checkpoint(az_checkpoi
     assert "6 games per opponent (half with agent first, each pair from its own 3-ply random opening)" in out
     assert main([str(az_checkpoint), "--accuracy", "20", "--simulations", "-1"]) == 2
     assert "non-negative" in capsys.readouterr().err
+
+
+PONS_ROW = re.compile(r"^\s+(\S+)\s+(Test_L\d_R\d)\s+(\d+)\s+([\d.]+) \[([\d.]+), ([\d.]+)\]\s+([\d.]+) \[([\d.]+), ([\d.]+)\]")
+SEAT_ROW = re.compile(r"^\s+seated (first|second)\s+win ([\d.]+)\s+draw ([\d.]+)\s+loss ([\d.]+)\s+mean length ([\d.]+) plies, (\d+) games")
+
+
+def test_perfect_games_per_seat_and_the_pons_benchmark_from_the_command_line(capsys):
+    from src.cli.evaluate import main
+
+    assert main(["perfect", "--perfect-games", "1", "--benchmark", "pons", "--positions", "3"]) == 0
+    out = capsys.readouterr().out
+    seats = {m.group(1): m.groups()[1:] for m in map(SEAT_ROW.match, out.splitlines()) if m}
+    assert seats["first"][:3] == ("1.000", "0.000", "0.000") and seats["second"][2] == "1.000"
+    assert seats["first"][3] == "41.0" == seats["second"][3] and seats["second"][4] == "1"  # perfect vs perfect
+    sets = [m.groups() for m in map(PONS_ROW.match, out.splitlines()) if m]
+    assert [s[1] for s in sets] == ["Test_L3_R1", "Test_L2_R1", "Test_L2_R2", "Test_L1_R1", "Test_L1_R2", "Test_L1_R3"]
+    assert all(s[2] == "3" and s[3] == "1.000" and s[6] == "1.000" for s in sets)
+    assert "games per opponent" not in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["perfect", "--perfect-games", "-1"], "--perfect-games must be a positive"),
+    (["perfect", "--positions", "5"], "--positions applies to --benchmark"),
+    (["perfect", "--benchmark", "pons", "--positions", "0"], "--positions must be from 1 to 1000"),
+    (["perfect", "--benchmark", "ponz"], "invalid choice: 'ponz'"),
+])
+def test_bad_measure_arguments_are_one_line_errors(argv, message, capsys):
+    from src.cli.evaluate import main
+
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err
