@@ -146,6 +146,22 @@ class Game(Protocol):
         side to move's view (plane 0 its pieces, plane 1 the opponent's)."""
         ...
 
+    def from_observation(self, obs: torch.Tensor) -> State:
+        """The positions drawn by ``observe`` (obs [N, *observation_shape], any 0/1 dtype):
+        its inverse, for agents given observations that search on states (``load_agent``)."""
+        ...
+
+    features: tuple[str, ...]  # network input encodings the game offers, 'planes' first
+
+    def encode(self, state: State, features: str = "planes") -> torch.Tensor:
+        """float32 [N, feature_planes(features), H, W]: network input; ``'planes'`` is
+        ``observe(state)``, other names are the game's own (Connect4's ``'threats'``)."""
+        ...
+
+    def feature_planes(self, features: str = "planes") -> int:
+        """The number of input planes of ``encode(state, features)``."""
+        ...
+
     def to_move(self, state: State) -> torch.Tensor:
         """int64 [N]: who moves, 0 = the player who moved first in the game, 1 = the other."""
         ...
@@ -201,9 +217,10 @@ class GameEntry:
     ``params``: the schema of ``game.params`` (the shared ``obs_dtype`` key is added by the
     config); ``check(params, key)``: checks across params, raising ConfigError naming ``key``.
     ``env_cls``: the batched env class ``make_game`` returns (``src.games.env.BatchedGame`` or a
-    subclass with the game's own conveniences). ``only``: names of the Connect4-style extras
-    the game provides (e.g. ``{'threats', 'heuristics', 'solver', 'accuracy'}``): other games
-    asked for them get a config error naming the key.
+    subclass with the game's own conveniences). ``opponents``: the opponent names (spec names
+    of ``src.opponents``) that play this game; ``extras``: game-only measures (``'accuracy'``).
+    Asked for anything the game lacks (an opponent, a feature set, an extra), the config
+    check fails with one line naming the key.
     """
     game_id: str
     make: Callable[..., Game]
@@ -211,7 +228,6 @@ class GameEntry:
     env_cls: type
     check: Callable[[dict, str], None] | None = None
     opponents: tuple[str, ...] = ("random",)  # opponent names (src.opponents) that play this game
-    features: tuple[str, ...] = ("planes",)  # network input features the game can encode
     extras: frozenset[str] = field(default_factory=frozenset)  # e.g. 'accuracy' (solver-judged measure)
 
 
