@@ -2,9 +2,11 @@
 
 The search is defined in ``docs/mcts.md``; ``kernels.mcts_torch`` has the same names, the same
 tree arrays and the same arithmetic (float64, same operation order), so both give the same
-visit counts. Bit layout from ``kernels.geometry``. As in ``kernels.connect4_numba``, each
-board size gets its own compiled kernels with rows/cols as constants, the per-game helpers
-are module-level (so the disk cache hits), and compilation is cached on disk.
+visit counts. The search names no game: ``kernels_for(rules)`` compiles it around a game's
+per-game njit rules (``src.games.protocol.NumbaRules``: ``play``, ``is_legal``), which read and
+write a node's ``W`` state words in the tree array ``words`` int64 [n, S+1, W] in place. (The
+kernels close over the rules' dispatchers, so numba's disk cache cannot hold them: they are
+compiled once per process and game.)
 
 The network is not called here: ``select_leaves`` descends every tree to a leaf and creates
 the leaf's node, the caller evaluates the leaves, ``expand_and_backup`` stores the leaves'
@@ -20,103 +22,98 @@ from types import SimpleNamespace
 import numpy as np
 from numba import njit, prange
 
-from kernels.connect4_numba import play_one
-from kernels.geometry import Geometry
 
-
-def init_tree(n: int, simulations: int, g: Geometry, cur, mask) -> SimpleNamespace:
+def init_tree(n: int, simulations: int, rules, root_words) -> SimpleNamespace:
     """Preallocated tree arrays of ``n`` games for ``simulations`` simulations, roots at
-    ``cur``/``mask`` (int64 [n]); the root priors are set by ``set_root``.
+    ``root_words`` (int64 [n, W]); the root priors are set by ``set_root``.
 
-    node_cur, node_mask int64 [n, S+1]; children int32 [n, S+1, A] (-1: no node yet);
-    prior float64, visits int32, wsum float64 [n, S+1, A]; terminal bool, node_value float64
-    [n, S+1] (a terminal node's exact value for its player to move). Per simulation scratch:
-    path_node, path_action int64 [n, D] (D = the deepest descent possible), depth int64 [n]
-    (edges on the path, 0 when the game is not searched), leaf_node int64 [n], needs_net bool [n].
+    words int64 [n, S+1, W] (each node's position); children int32 [n, S+1, A] (-1: no node
+    yet); prior float64, visits int32, wsum float64 [n, S+1, A]; terminal bool, node_value
+    float64 [n, S+1] (a terminal node's exact value for its player to move). Per simulation
+    scratch: path_node, path_action int64 [n, D] (D = the deepest descent possible), depth
+    int64 [n] (edges on the path, 0 when the game is not searched), leaf_node int64 [n],
+    needs_net bool [n], leaf_words int64 [n, W].
     """
-    s1, a = simulations + 1, g.cols
-    d = max(1, min(simulations, g.rows * g.cols))
+    s1, a, w = simulations + 1, rules.num_actions, rules.num_words
+    d = max(1, min(simulations, rules.max_plies))
     t = SimpleNamespace(
-        node_cur=np.zeros((n, s1), np.int64), node_mask=np.zeros((n, s1), np.int64),
+        words=np.zeros((n, s1, w), np.int64),
         children=np.full((n, s1, a), -1, np.int32), prior=np.zeros((n, s1, a), np.float64),
         visits=np.zeros((n, s1, a), np.int32), wsum=np.zeros((n, s1, a), np.float64),
         terminal=np.zeros((n, s1), np.bool_), node_value=np.zeros((n, s1), np.float64),
         path_node=np.zeros((n, d), np.int64), path_action=np.zeros((n, d), np.int64),
         depth=np.zeros(n, np.int64), leaf_node=np.zeros(n, np.int64), needs_net=np.zeros(n, np.bool_),
-        leaf_cur=np.zeros(n, np.int64), leaf_mask=np.zeros(n, np.int64),
+        leaf_words=np.zeros((n, w), np.int64),
     )
-    t.node_cur[:, 0] = cur
-    t.node_mask[:, 0] = mask
+    t.words[:, 0, :] = root_words
     return t
 
 
 def set_root(tree: SimpleNamespace, prior) -> None:
-    """Expand the roots with ``prior`` float64 [n, A] (0 on illegal columns)."""
+    """Expand the roots with ``prior`` float64 [n, A] (0 on illegal actions)."""
     tree.prior[:, 0, :] = prior
 
 
-@njit(inline="always", cache=True)
-def _best_column(prior, visits, wsum, i, node, mask, c_puct, fpu, rows, cols):
-    """PUCT argmax over the legal columns of one node, lowest index on ties (-1: none legal).
+@functools.cache
+def kernels_for(rules) -> SimpleNamespace:
+    """The search kernels compiled around ``rules`` (a ``NumbaRules``; built once per process)."""
+    num_actions, num_words = rules.num_actions, rules.num_words
+    play, is_legal = rules.play, rules.is_legal
 
-    Same operations in the same order as ``kernels.mcts_torch.select_leaves``:
-    ``q + c_puct * p * sqrt(1 + sum N) / (1 + N)`` in float64."""
-    h = rows + 1
-    nsum = np.int64(0)
-    for a in range(cols):
-        nsum += visits[i, node, a]
-    root_term = np.sqrt(np.float64(1 + nsum))
-    best = -1
-    best_score = -np.inf
-    for a in range(cols):
-        if ((mask >> (a * h + rows - 1)) & 1) != 0:
-            continue
-        n = visits[i, node, a]
-        q = wsum[i, node, a] / n if n > 0 else fpu
-        score = q + c_puct * prior[i, node, a] * root_term / np.float64(1 + n)
-        if best < 0 or score > best_score:
-            best, best_score = a, score
-    return best
+    @njit(inline="always")
+    def best_action(prior, visits, wsum, words, i, node, c_puct, fpu):
+        """PUCT argmax over the legal actions of one node, lowest index on ties (-1: none legal).
 
+        Same operations in the same order as ``kernels.mcts_torch.select_leaves``:
+        ``q + c_puct * p * sqrt(1 + sum N) / (1 + N)`` in float64."""
+        nsum = np.int64(0)
+        for a in range(num_actions):
+            nsum += visits[i, node, a]
+        root_term = np.sqrt(np.float64(1 + nsum))
+        best = -1
+        best_score = -np.inf
+        for a in range(num_actions):
+            if not is_legal(words, i, node, a):
+                continue
+            n = visits[i, node, a]
+            q = wsum[i, node, a] / n if n > 0 else fpu
+            score = q + c_puct * prior[i, node, a] * root_term / np.float64(1 + n)
+            if best < 0 or score > best_score:
+                best, best_score = a, score
+        return best
 
-@njit(inline="always", cache=True)
-def _any_legal(mask, rows, cols):
-    h = rows + 1
-    for a in range(cols):
-        if ((mask >> (a * h + rows - 1)) & 1) == 0:
-            return True
-    return False
+    @njit(inline="always")
+    def any_legal(words, i, node):
+        for a in range(num_actions):
+            if is_legal(words, i, node, a):
+                return True
+        return False
 
-
-def _build(rows: int, cols: int, board: int):
-    """Compile the kernels of one board size (rows, cols and board are constants inside)."""
-
-    @njit(parallel=True, cache=True)
-    def select(k, c_puct, fpu, node_cur, node_mask, children, prior, visits, wsum, terminal, node_value,
-               path_node, path_action, depth, leaf_node, needs_net, leaf_cur, leaf_mask):
+    @njit(parallel=True)
+    def select(k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
+               path_node, path_action, depth, leaf_node, needs_net, leaf_words):
         new = k + 1
-        for i in prange(node_cur.shape[0]):
+        for i in prange(words.shape[0]):
             depth[i] = 0
             leaf_node[i] = -1
             needs_net[i] = False
-            leaf_cur[i] = node_cur[i, 0]
-            leaf_mask[i] = node_mask[i, 0]
-            if not _any_legal(node_mask[i, 0], rows, cols):
+            for j in range(num_words):
+                leaf_words[i, j] = words[i, 0, j]
+            if not any_legal(words, i, 0):
                 continue  # a root with no legal move is not searched
             node = np.int64(0)
             d = 0
             while True:
-                a = _best_column(prior, visits, wsum, i, node, node_mask[i, node], c_puct, fpu, rows, cols)
+                a = best_action(prior, visits, wsum, words, i, node, c_puct, fpu)
                 path_node[i, d] = node
                 path_action[i, d] = a
                 d += 1
                 child = np.int64(children[i, node, a])
                 if child < 0:  # the leaf is a new node: create it; the network expands it later
-                    c, m, r, done, _ = play_one(node_cur[i, node], node_mask[i, node], a, rows, cols, board)
-                    node_cur[i, new] = c
-                    node_mask[i, new] = m
+                    r, done = play(words, i, node, new, np.int64(a))
                     terminal[i, new] = done
-                    node_value[i, new] = -1.0 if r > 0 else 0.0  # won into: the player to move lost
+                    # a finished position's value for its side to move is -reward (of the move into it)
+                    node_value[i, new] = np.float64(0.0) - np.float64(r) if done else 0.0
                     children[i, node, a] = new
                     leaf_node[i] = new
                     needs_net[i] = not done
@@ -126,10 +123,10 @@ def _build(rows: int, cols: int, board: int):
                     break
                 node = child
             depth[i] = d
-            leaf_cur[i] = node_cur[i, leaf_node[i]]
-            leaf_mask[i] = node_mask[i, leaf_node[i]]
+            for j in range(num_words):
+                leaf_words[i, j] = words[i, leaf_node[i], j]
 
-    @njit(parallel=True, cache=True)
+    @njit(parallel=True)
     def backup(leaf_prior, leaf_value, prior, visits, wsum, node_value, path_node, path_action, depth,
                leaf_node, needs_net):
         for i in prange(depth.shape[0]):
@@ -137,7 +134,7 @@ def _build(rows: int, cols: int, board: int):
                 continue
             leaf = leaf_node[i]
             if needs_net[i]:
-                for a in range(cols):
+                for a in range(num_actions):
                     prior[i, leaf, a] = leaf_prior[i, a]
                 v = np.float64(leaf_value[i])
             else:
@@ -152,28 +149,22 @@ def _build(rows: int, cols: int, board: int):
     return SimpleNamespace(select=select, backup=backup)
 
 
-@functools.cache
-def kernels_for(g: Geometry) -> SimpleNamespace:
-    """The compiled search kernels of board size ``g`` (built once per process, cached on disk)."""
-    return _build(g.rows, g.cols, g.board)
-
-
-def select_leaves(tree: SimpleNamespace, k: int, g: Geometry, c_puct: float, fpu: float):
+def select_leaves(tree: SimpleNamespace, k: int, rules, c_puct: float, fpu: float):
     """Simulation ``k``: descend every tree by PUCT to its leaf, creating the leaf's node in slot
-    ``k + 1`` when it is new. Returns ``(leaf_cur, leaf_mask, needs_net)``: int64 [n] positions
-    and bool [n], true where the leaf is new and not terminal (the network must evaluate it)."""
+    ``k + 1`` when it is new. Returns ``(leaf_words, needs_net)``: int64 [n, W] positions and
+    bool [n], true where the leaf is new and not terminal (the network must evaluate it)."""
     t = tree
-    kernels_for(g).select(np.int64(k), np.float64(c_puct), np.float64(fpu), t.node_cur, t.node_mask, t.children,
-                          t.prior, t.visits, t.wsum, t.terminal, t.node_value, t.path_node, t.path_action,
-                          t.depth, t.leaf_node, t.needs_net, t.leaf_cur, t.leaf_mask)
-    return t.leaf_cur, t.leaf_mask, t.needs_net
+    kernels_for(rules).select(np.int64(k), np.float64(c_puct), np.float64(fpu), t.words, t.children,
+                              t.prior, t.visits, t.wsum, t.terminal, t.node_value, t.path_node, t.path_action,
+                              t.depth, t.leaf_node, t.needs_net, t.leaf_words)
+    return t.leaf_words, t.needs_net
 
 
-def expand_and_backup(tree: SimpleNamespace, k: int, g: Geometry, leaf_prior, leaf_value) -> None:
+def expand_and_backup(tree: SimpleNamespace, k: int, rules, leaf_prior, leaf_value) -> None:
     """Simulation ``k``: expand the leaves that needed the network with ``leaf_prior`` float64
     [n, A] and back up ``leaf_value`` (float [n], used where ``needs_net``) or the terminal
     leaves' exact values along each game's path (negamax)."""
     t = tree
-    kernels_for(g).backup(np.ascontiguousarray(leaf_prior, np.float64), np.ascontiguousarray(leaf_value, np.float64),
-                          t.prior, t.visits, t.wsum, t.node_value, t.path_node, t.path_action, t.depth,
-                          t.leaf_node, t.needs_net)
+    kernels_for(rules).backup(np.ascontiguousarray(leaf_prior, np.float64), np.ascontiguousarray(leaf_value, np.float64),
+                              t.prior, t.visits, t.wsum, t.node_value, t.path_node, t.path_action, t.depth,
+                              t.leaf_node, t.needs_net)

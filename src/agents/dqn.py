@@ -10,12 +10,11 @@ import copy
 import torch
 import torch.nn.functional as F
 
-from kernels import connect4_torch as kt
-from kernels.geometry import Geometry
 from src.agents.common import checkpoint_dict, gradient_step, restore_generator
 from src.agents.networks import QNetwork
 from src.config.checks import positive_int_list, torch_device
 from src.config.schema import Field, Schema
+from src.games import rules_for
 from src.games.backends import seeded_generator
 
 CHECKPOINT_FORMAT = "c4engine.dqn/1"
@@ -83,7 +82,9 @@ class DQNAgent:
     CHECKPOINT_FORMAT = CHECKPOINT_FORMAT
 
     def __init__(self, params: dict, observation_shape: tuple[int, int, int], num_actions: int,
-                 device: torch.device | str = "cpu", seed: int | None = None):
+                 device: torch.device | str = "cpu", seed: int | None = None, game=None):
+        """``game``: the ``Game`` (``src.games.protocol``) it plays, for encoding states; None: the
+        default game of ``observation_shape`` on ``device`` (torch backend)."""
         self.params = dict(params)
         self.observation_shape = tuple(observation_shape)
         self.num_actions = num_actions
@@ -102,15 +103,13 @@ class DQNAgent:
         self.trained = self.online
         self.num_updates = 0
         self.features = params.get("features", "planes")
-        self.geometry = Geometry(self.observation_shape[1], self.observation_shape[2])
+        self.game = game if game is not None else rules_for(None, self.observation_shape, self.device, "torch")
         self._loss = torch.compile(self.loss, dynamic=False) if params.get("compile") else self.loss
 
-    def encode(self, cur: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The network input for positions given as bitboards (int64 [N], side to move):
-        float32 [N, 2 or 5, rows, cols] on the agent's device."""
-        if self.features == "threats":
-            return kt.feature_planes(cur, mask, self.geometry)
-        return kt.to_planes(cur, mask, self.geometry)
+    def encode(self, *words: torch.Tensor) -> torch.Tensor:
+        """The network input of positions given as the game's state words (``encode(*state)``,
+        int64 [N] each, side to move): float32 [N, C, H, W] (``Game.encode`` of ``features``)."""
+        return self.game.encode(self.game.State(*words), self.features)
 
     # -- acting ---------------------------------------------------------------------------
     @torch.no_grad()
@@ -119,11 +118,11 @@ class DQNAgent:
         return self.online(obs.to(self.device, torch.float32))
 
     @torch.no_grad()
-    def greedy_moves(self, net, cur: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """int64 [N]: the best legal column by ``net``'s Q-values (``online`` or a frozen copy of
-        it, as the pool's snapshots are), for positions given as bitboards."""
-        q = net(self.encode(cur, mask))
-        return q.masked_fill(~kt.legal_mask(mask, self.geometry), float("-inf")).argmax(dim=1)
+    def greedy_moves(self, net, state) -> torch.Tensor:
+        """int64 [N]: the best legal action by ``net``'s Q-values (``online`` or a frozen copy of
+        it, as the pool's snapshots are), for positions given as the game's ``State``."""
+        q = net(self.encode(*state))
+        return q.masked_fill(~self.game.legal_mask(state), float("-inf")).argmax(dim=1)
 
     def action_values(self, obs: torch.Tensor, legal_mask: torch.Tensor) -> torch.Tensor:
         """float32 [N, num_actions]: the agent's value of each column (its Q-values), as ``play

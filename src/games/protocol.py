@@ -162,6 +162,11 @@ class Game(Protocol):
         """The number of input planes of ``encode(state, features)``."""
         ...
 
+    def ply(self, state: State) -> torch.Tensor:
+        """int64 [N]: moves made since the start of the game (Connect4: stones on the board;
+        a game may leave passes uncounted). Openings and temperature schedules count with it."""
+        ...
+
     def to_move(self, state: State) -> torch.Tensor:
         """int64 [N]: who moves, 0 = the player who moved first in the game, 1 = the other."""
         ...
@@ -175,6 +180,11 @@ class Game(Protocol):
         """The env API's fused step: ``play`` + auto-reset + ``observe`` (of the env's obs dtype).
         Returns ``(state, obs, reward, done, illegal)``. The numba backend may update ``state``'s
         tensors in place and return obs/reward/done/illegal in buffers the next call reuses."""
+        ...
+
+    def fused_minibatch(self, replay, features: str, gamma: float):
+        """Optional fast path of the DQN minibatch (``src.agents.minibatch``) for this game's
+        replay ring, or None for the generic torch one (a new game returns None)."""
         ...
 
     def numba_rules(self) -> NumbaRules:
@@ -229,6 +239,9 @@ class GameEntry:
     check: Callable[[dict, str], None] | None = None
     opponents: tuple[str, ...] = ("random",)  # opponent names (src.opponents) that play this game
     extras: frozenset[str] = field(default_factory=frozenset)  # e.g. 'accuracy' (solver-judged measure)
+    # the params of the game whose observations have this shape (checkpoints written before
+    # they recorded their game); None: the shape does not tell
+    params_for_shape: Callable[[tuple[int, ...]], dict] | None = None
 
 
 # -- generic helpers over states: the engine's only operations on a game's words ---------------
@@ -254,11 +267,18 @@ def stack_words(state: State) -> torch.Tensor:
 
 def unstack_words(state_cls: type, words: torch.Tensor) -> State:
     """The ``state_cls`` of int64 words [N, W] (``stack_words``'s inverse)."""
-    return state_cls(*words.unbind(1))
+    return state_cls(*(w.contiguous() for w in words.unbind(1)))
 
 
 def state_to(state: State, device: torch.device | str) -> State:
     return type(state)(*(w.to(device, torch.int64).contiguous() for w in state))
+
+
+def uniform_legal(legal: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """int64 [N]: a uniformly random legal action per row of ``legal`` (bool [N, A]), 0 where none,
+    from ``generator`` (one ``torch.rand`` [N, A] draw; the argmax of the legal entries' uniforms)."""
+    u = torch.rand(legal.shape, device=legal.device, generator=generator)
+    return torch.where(legal, u + 1.0, 0.0).argmax(dim=1)
 
 
 def symmetry_tables(game: Game, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:

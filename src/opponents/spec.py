@@ -111,4 +111,5 @@ def make_opponent(spec: str | Mapping[str, Any], geometry: Geometry | None = Non
     torch elsewhere). The same seed gives the same actions on the same backend and device.
     Solver opponents ignore ``backend``: they run on the host (``on_host``)."""
     name, params = parse_opponent_spec(spec)
+    geometry = getattr(geometry, "geometry", geometry)  # a Connect4 ``Game`` gives its board
     return OPPONENTS[name](geometry, device, backend, seed, **params)

@@ -53,25 +53,30 @@ def validate_eval_opponents(opponents: list, key: str, config_dir: Path) -> list
 
 
 class FixedSampler(OpponentSampler):
-    """Every game faces the same opponent object (``act(cur, mask, active) -> int64 [N]``)."""
+    """Every game faces the same opponent object (``act(*state, active=None) -> int64 [N]``)."""
 
     def __init__(self, opponent):
         self.opponent = opponent
 
-    def act(self, cur, mask, active=None):
-        return self.opponent.act(cur, mask, active)
+    def act(self, *words, active=None):
+        return self.opponent.act(*words, active=active)
 
 
 class AgentOpponent:
-    """A frozen agent as an opponent: greedy over legal moves of the position it faces."""
+    """A frozen agent as an opponent: greedy over legal moves of the position it faces.
+    ``game``: the ``Game`` (a Connect4 ``Geometry`` is taken for its board)."""
 
-    def __init__(self, agent, ops):
-        self.agent, self.ops = agent, ops
+    def __init__(self, agent, game):
+        from src.games import as_game
+
+        self.agent = agent
+        self.game = as_game(game, getattr(agent, "device", "cpu"))
 
     on_host = False
 
-    def act(self, cur, mask, active=None):
-        return self.agent.act(self.ops.to_planes(cur, mask), self.ops.legal_mask(mask), deterministic=True)
+    def act(self, *words, active=None):
+        state = self.game.State(*words)
+        return self.agent.act(self.game.observe(state), self.game.legal_mask(state), deterministic=True)
 
 
 def random_openings(n: int, plies: int, geometry, seed: int) -> tuple:
@@ -115,27 +120,28 @@ def play_games(agent, opponent, geometry, device, games: int, deterministic: boo
     """
     import torch
 
-    from src.games.connect4 import BatchedConnect4
+    from src.games import as_game, make_game
     from src.training.versus import Versus
 
+    game = as_game(geometry, device)
     results = {"win": 0, "draw": 0, "loss": 0}
     generator = torch.Generator(device=device)
     generator.manual_seed(0 if seed is None else seed)
     if opening_plies:
-        openings = random_openings((games + 1) // 2, opening_plies, geometry, 0 if seed is None else seed)
+        openings = random_openings((games + 1) // 2, opening_plies, game.geometry, 0 if seed is None else seed)
     for policy, n in (("agent_first", (games + 1) // 2), ("opponent_first", games // 2)):
         if n == 0:
             continue
-        env = BatchedConnect4(n, device=device, seed=None if seed is None else seed + len(policy),
-                              rows=geometry.rows, cols=geometry.cols)
+        env = make_game(game.game_id, n, device=device, seed=None if seed is None else seed + len(policy),
+                        **game.params)
         versus = Versus(env, FixedSampler(opponent), policy, seed=seed)
-        if opening_plies:
-            versus.start_from(openings[0][:n].to(device), openings[1][:n].to(device))
+        if opening_plies:  # Connect4's random openings (``random_openings``)
+            versus.start_from(env.game.State(openings[0][:n].to(device), openings[1][:n].to(device)))
         else:
             versus.reset()
         outcome = torch.zeros(n, dtype=torch.int8, device=device)
         finished = torch.zeros(n, dtype=torch.bool, device=device)
-        for _ in range(geometry.rows * geometry.cols):  # a game lasts at most this many agent moves
+        for _ in range(game.max_plies):  # a game lasts at most this many agent moves
             obs, legal = versus.observe(), versus.legal_mask()
             actions = agent.act(obs, legal, deterministic=True) if deterministic else \
                 _explore(agent, obs, legal, generator)
@@ -171,12 +177,16 @@ class Evaluator:
     envs, opponents and RNG streams are untouched: a run with evaluation trains exactly as
     one without. Results go to metrics.jsonl (``kind: eval``) and status.json (``eval``)."""
 
-    def __init__(self, cfg: dict, geometry, device, seed: int | None = None):
+    def __init__(self, cfg: dict, game, device, seed: int | None = None):
+        """``game``: the ``Game`` played (a Connect4 ``Geometry`` is taken for its board)."""
+        from src.games import as_game
+
+        game = as_game(game, device)
         ev = cfg["eval"]
         self.interval, self.games = ev["interval"], ev["games"]
         self.opponents, self.deterministic = list(ev["opponents"]), ev["deterministic"]
         self.accuracy, self.accuracy_seed = ev.get("accuracy", 0), ev.get("accuracy_seed", 0)
-        self.geometry, self.device = geometry, device
+        self.game, self.device = game, device
         self.seed = 0 if seed is None else seed
         self.latest: dict | None = None
         self.last_step: int | None = None
@@ -190,16 +200,16 @@ class Evaluator:
             self.evaluate(trainer)
 
     def make_opponent(self, spec: str, index: int):
-        from src.games.backends import make_ops, resolve_backend
+        from src.games.backends import resolve_backend
 
         backend = resolve_backend(None, self.device)
         if is_checkpoint_spec(spec):
             from src.agents import load_agent
 
-            return AgentOpponent(load_agent(spec, self.device), make_ops(self.geometry, self.device, backend, 0))
+            return AgentOpponent(load_agent(spec, self.device), self.game.with_seed(0))
         from src.opponents import make_opponent
 
-        return make_opponent(spec, self.geometry, self.device, backend, child_seed(self.seed, "eval.opponent", index))
+        return make_opponent(spec, self.game, self.device, backend, child_seed(self.seed, "eval.opponent", index))
 
     def evaluate(self, trainer) -> dict:
         import time
@@ -210,7 +220,7 @@ class Evaluator:
         results = {}
         for i, spec in enumerate(self.opponents):
             name = Path(spec).name if is_checkpoint_spec(spec) else spec
-            results[name] = play_games(trainer.agent, self.make_opponent(spec, i), self.geometry, self.device,
+            results[name] = play_games(trainer.agent, self.make_opponent(spec, i), self.game, self.device,
                                        self.games, self.deterministic, seed=child_seed(self.seed, "eval.games", i))
         accuracy = self.measure_accuracy(trainer.agent) if self.accuracy else None
         self.latest = {"step": trainer.step, "time": utc_now_iso(), "results": results,
@@ -229,12 +239,10 @@ class Evaluator:
     def measure_accuracy(self, agent) -> dict:
         """Solver-judged accuracy of the agent's greedy moves (``src.training.accuracy``); the
         position set is labelled on the first call (or read from the cache) and kept."""
-        from src.games.backends import make_ops, resolve_backend
         from src.training.accuracy import measure, position_set
 
-        ps = position_set(self.accuracy, self.accuracy_seed, self.geometry)
-        ops = make_ops(self.geometry, self.device, resolve_backend(None, self.device), 0)
-        return measure(AgentOpponent(agent, ops), ps, self.device)
+        ps = position_set(self.accuracy, self.accuracy_seed, self.game.geometry)  # Connect4 only
+        return measure(AgentOpponent(agent, self.game.with_seed(0)), ps, self.device)
 
     # -- state (resume) ---------------------------------------------------------------------
     def state_dict(self) -> dict:

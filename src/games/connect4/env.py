@@ -1,18 +1,18 @@
-"""BatchedConnect4: N Connect4 games stepped at once on bitboards.
+"""BatchedConnect4: N Connect4 games stepped at once on bitboards (``BatchedGame`` over ``Connect4``).
 
-Owns the state (``cur``, ``mask``: int64 [N], see ``kernels.geometry``) and picks the
-backend: numba on the CPU, torch elsewhere (or as asked). Every method returns torch
-tensors on the env's device.
+Keeps Connect4's own conveniences (``cur``, ``mask``, ``rows``, ``cols``, ``geometry``,
+``ops``) for its tests and benchmarks; the engine itself uses only the ``BatchedGame`` API.
 """
 from __future__ import annotations
 
 import torch
 
-from kernels.geometry import Geometry
-from src.games.backends import make_ops, resolve_backend, resolve_device, resolve_obs_dtype
+from src.games.backends import resolve_backend, resolve_device, resolve_obs_dtype
+from src.games.connect4.game import C4State, Connect4
+from src.games.env import BatchedGame
 
 
-class BatchedConnect4:
+class BatchedConnect4(BatchedGame):
     """``num_envs`` games of Connect4 on a ``rows`` x ``cols`` board.
 
     Rewards are for the player who just moved: +1 win, -1 illegal move (full column or
@@ -31,54 +31,24 @@ class BatchedConnect4:
                  obs_dtype: str | torch.dtype = "float32"):
         if not isinstance(num_envs, int) or isinstance(num_envs, bool) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
-        self.geometry = Geometry(rows, cols)
-        self.rows, self.cols = rows, cols
-        self.num_envs = num_envs
-        self.device = resolve_device(device)
-        self.backend = resolve_backend(backend, self.device)
-        self.obs_dtype = resolve_obs_dtype(obs_dtype)
-        self.ops = make_ops(self.geometry, self.device, self.backend, seed, compile, self.obs_dtype)
-        self.num_actions = cols
-        self.observation_shape = (2, rows, cols)
-        self.cur = torch.zeros(num_envs, dtype=torch.int64, device=self.device)
-        self.mask = torch.zeros_like(self.cur)
+        device = resolve_device(device)
+        game = Connect4(device, resolve_backend(backend, device), seed, compile, resolve_obs_dtype(obs_dtype),
+                        rows, cols)
+        super().__init__(game, num_envs)
+        self.geometry, self.rows, self.cols, self.ops = game.geometry, rows, cols, game.ops
 
-    def reset(self) -> torch.Tensor:
-        """Empty every board; returns obs [N, 2, rows, cols] (``obs_dtype``, float32 by default)."""
-        self.cur.zero_()
-        self.mask.zero_()
-        return self.observe()
+    @property
+    def cur(self) -> torch.Tensor:
+        return self.state.cur
 
-    def observe(self) -> torch.Tensor:
-        """obs [N, 2, rows, cols] of ``obs_dtype``: plane 0 = side to move, plane 1 = the other side;
-        row 0 is the bottom."""
-        return self.ops.to_planes(self.cur, self.mask, self.obs_dtype)
+    @cur.setter
+    def cur(self, value: torch.Tensor) -> None:
+        self.state = C4State(value, self.state.mask)
 
-    def legal_actions(self) -> torch.Tensor:
-        """bool [N, cols]: columns that are not full."""
-        return self.ops.legal_mask(self.mask)
+    @property
+    def mask(self) -> torch.Tensor:
+        return self.state.mask
 
-    def sample_actions(self) -> torch.Tensor:
-        """int64 [N]: a uniformly random legal column per game, from the env's seeded stream."""
-        return self.ops.random_legal_actions(self.mask)
-
-    def step(self, actions: torch.Tensor):
-        """Play ``actions`` (int64 [N]) for the side to move in every game.
-
-        Returns ``(obs, reward, done, info)``: obs [N, 2, rows, cols] of ``obs_dtype`` (after auto-reset),
-        reward float32 [N] for the player who just moved, done bool [N], and
-        ``info = {"illegal": bool [N]}``.
-        """
-        actions = torch.as_tensor(actions, dtype=torch.int64, device=self.device)
-        if actions.shape != (self.num_envs,):
-            raise ValueError(f"actions must have shape ({self.num_envs},), got {tuple(actions.shape)}")
-        self.cur, self.mask, obs, reward, done, illegal = self.ops.step_autoreset(self.cur, self.mask, actions)
-        return obs, reward, done, {"illegal": illegal}
-
-    def state_dict(self) -> dict:
-        return {"cur": self.cur.clone(), "mask": self.mask.clone(), "rng": self.ops.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.cur = state["cur"].to(self.device).clone()
-        self.mask = state["mask"].to(self.device).clone()
-        self.ops.load_state_dict(state["rng"])
+    @mask.setter
+    def mask(self, value: torch.Tensor) -> None:
+        self.state = C4State(self.state.cur, value)
