@@ -87,17 +87,17 @@ def test_random_openings_play_uniform_legal_moves_that_are_neither_searched_nor_
     x......
     o......
     """)  # column 0 is full after two more stones; four plies played
-    cur, mask = (torch.tensor([v] * 3) for v in encode(board))
+    state = learner.game.State(*(torch.tensor([v] * 3) for v in encode(board)))
     learner.p_open = torch.tensor([0, 4, 6])
     searched = []
     real = learner._search_moves
-    monkeypatch.setattr(learner, "_search_moves", lambda c, *a: (searched.append(c.shape[0]), real(c, *a))[1])
-    learner.search_moves(cur, mask, None, agent_seat=True)
+    monkeypatch.setattr(learner, "_search_moves", lambda s, *a: (searched.append(s[0].shape[0]), real(s, *a))[1])
+    learner.search_moves(state, None, agent_seat=True)
     assert searched == [2] and learner.p_len.tolist() == [1, 1, 0]  # game 2 is still in its opening
     counts = torch.zeros(7, dtype=torch.int64)
     learner.p_open = torch.tensor([9, 9, 9])
     for _ in range(100):
-        moves = learner.search_moves(cur, mask, None, agent_seat=True)
+        moves = learner.search_moves(state, None, agent_seat=True)
         counts += torch.bincount(moves, minlength=7)
     assert searched == [2] and learner.p_len.tolist() == [1, 1, 0]
     assert counts.sum() == 300 and counts.min() > 20  # every legal column, about uniformly (expected 42.9)
@@ -125,7 +125,6 @@ def test_a_short_self_play_run_improves_its_solver_judged_accuracy(tmp_path, mon
     """6,144 self-play steps: the raw policy (no search) picks best and outcome-keeping moves
     clearly more often than the untrained network did (measured: 0.29 -> 0.39 and 0.62 -> 0.73)."""
     pytest.importorskip("bitbully")
-    from src.games.backends import make_ops
     from src.training import accuracy
     from src.training.evaluation import AgentOpponent
     from src.training.run import run
@@ -140,8 +139,7 @@ def test_a_short_self_play_run_improves_its_solver_judged_accuracy(tmp_path, mon
     ckpts = sorted((run_dir / "checkpoints").glob("*.pt"), key=lambda p: int(p.stem.split("_")[-1]))
     assert ckpts[0].name == "model_64.pt" and ckpts[-1].name == "model_6144.pt"
     positions = accuracy.position_set(300, 5)
-    ops = make_ops(Geometry(), torch.device("cpu"), "numba", 0)
-    before, after = (accuracy.measure(AgentOpponent(load_agent(p, simulations=0), ops), positions)
+    before, after = (accuracy.measure(AgentOpponent(load_agent(p, simulations=0), Geometry()), positions)
                      for p in (ckpts[0], ckpts[-1]))
     assert after["perfect"]["value"] >= before["perfect"]["value"] + 0.05, (before, after)
     assert after["good"]["value"] >= before["good"]["value"] + 0.05, (before, after)

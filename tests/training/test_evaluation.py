@@ -23,7 +23,7 @@ class Column:
     def __init__(self, column: int):
         self.column = column
 
-    def act(self, *args, deterministic=True):
+    def act(self, *args, deterministic=True, active=None):
         n = args[0].shape[0]
         return torch.full((n,), self.column, dtype=torch.int64)
 
@@ -190,12 +190,11 @@ def test_accuracy_in_each_evaluation_reaches_status_metrics_show_and_plot(tmp_pa
     assert status["eval"]["accuracy"] == evals[-1]["accuracy"]
     # the agent's moves on the labelled set, judged here, agree with the recorded shares
     from src.agents import load_agent
-    from src.games.backends import make_ops
     from src.training.evaluation import AgentOpponent
 
     final = sorted((rd.path / "checkpoints").glob("*.pt"), key=lambda p: int(p.stem.split("_")[-1]))[-1]
     ps = accuracy.position_set(30, 0)
-    moves = AgentOpponent(load_agent(final), make_ops(Geometry(), torch.device("cpu"), "numba", 0)).act(
+    moves = AgentOpponent(load_agent(final), Geometry()).act(
         torch.from_numpy(ps.cur), torch.from_numpy(ps.mask)).numpy()
     perfect, good = accuracy.judge(ps, moves)
     assert round(perfect.mean(), 4) == evals[-1]["accuracy"]["perfect"]["value"]
@@ -242,11 +241,11 @@ class PositionHash:
         h = (cur[:, None] * 1000003 + mask[:, None] * 7919 + cols * 104729) % 1009
         return torch.where(kt.legal_mask(mask, Geometry()), h, -1).argmax(1)
 
-    def act(self, *args, deterministic=True):
+    def act(self, *args, deterministic=True, active=None):
         if args[0].dim() == 4:  # observation planes
-            from src.agents.alphazero.agent import planes_to_bitboards
+            from src.games import as_game
 
-            return self._pick(*planes_to_bitboards(args[0], Geometry()))
+            return self._pick(*as_game(Geometry(), "cpu").from_observation(args[0]))
         return self._pick(args[0], args[1])
 
 
