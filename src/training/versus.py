@@ -82,7 +82,7 @@ class Versus:
         """Play the agent's ``actions`` (int64 [N]); returns the transitions of this step: the
         position the agent moved from (one key per state word, e.g. ``cur``/``mask``), action,
         reward, done, the agent's next position before any reset (``next_`` + each word), plus
-        ``agent_first`` of each game."""
+        ``agent_first`` of each game and ``agent_ended`` (bool [N]: the agent's own move ended the game)."""
         state = self.game.state
         s1, r1, d1, _ = self.rules.play(state, actions)
         with _section(timer, "opponents"):
@@ -92,7 +92,8 @@ class Versus:
         done = d1 | d2
         fields = state._fields
         out = {**dict(zip(fields, state)), "action": actions, "reward": reward, "done": done,
-               **{f"next_{f}": w for f, w in zip(fields, s2)}, "agent_first": self.agent_first}
+               **{f"next_{f}": w for f, w in zip(fields, s2)}, "agent_first": self.agent_first,
+               "agent_ended": d1}
         self.opponents.on_game_end(done, reward)
         if self.listener is not None:
             self.listener(done, reward)
