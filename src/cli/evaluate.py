@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from kernels.geometry import Geometry
     from src.agents import CheckpointError
+    from src.games import GAMES
     from src.cli.players import PlayerError, load_player
     from src.opponents import check_opponent_usable
     from src.seeding import child_seed
@@ -64,15 +64,25 @@ def main(argv: list[str] | None = None) -> int:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("--device", "CUDA is not available on this machine")
         player = load_player(args.player, device, seed=args.seed, simulations=args.simulations)
-        geometry = player.geometry
+        game = player.game
+        entry = GAMES[game.game_id]
         opponents = validate_eval_opponents(opponent_specs, "--opponents", Path(".")) if opponent_specs else []
         for i, spec in enumerate(opponents):
             if not is_checkpoint_spec(spec):
-                check_opponent_usable(spec, geometry)
+                from src.opponents import parse_opponent_spec
+
+                if parse_opponent_spec(spec)[0] not in entry.opponents:
+                    raise ConfigError("--opponents", f"opponent {spec!r} does not play {game.game_id} "
+                                      f"(its opponents: {', '.join(entry.opponents)})")
+                check_opponent_usable(spec, game)
+        for flag, value, extra in (("--accuracy", args.accuracy, "accuracy"),
+                                   ("--opening-plies", args.opening_plies, "openings")):
+            if value and extra not in entry.extras:
+                raise ConfigError(flag, f"is Connect4's; game '{game.game_id}' has no {extra} measure")
         if args.accuracy:
             from src.training.accuracy import check_accuracy_usable
 
-            check_accuracy_usable(geometry.rows, geometry.cols)
+            check_accuracy_usable(**game.params)
     except (CheckpointError, ConfigError, PlayerError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -82,18 +92,18 @@ def main(argv: list[str] | None = None) -> int:
         from src.runs.show import format_accuracy
         from src.training.accuracy import measure, position_set
 
-        ps = position_set(args.accuracy, args.accuracy_seed, geometry)
+        ps = position_set(args.accuracy, args.accuracy_seed, game.geometry)  # Connect4 only (checked above)
         acc = measure(player.opponent, ps, device)
         print(f"accuracy on {ps.n} random positions (plies 4-24, seed {ps.seed}), judged by the perfect solver:")
         print("\n".join(format_accuracy(acc)))
     if opponents:
         cfg = {"eval": {"interval": 1, "games": args.games, "opponents": opponents, "deterministic": True}}
-        evaluator = Evaluator(cfg, geometry, device, seed=args.seed)
+        evaluator = Evaluator(cfg, game, device, seed=args.seed)
         opening = "" if not args.opening_plies else \
             f", each pair from its own {args.opening_plies}-ply random opening"
         print(f"{args.games} games per opponent (half with {player.kind} first{opening}):")
         for i, spec in enumerate(opponents):
-            r = play_games(player.agent, evaluator.make_opponent(spec, i), geometry, device, args.games,
+            r = play_games(player.agent, evaluator.make_opponent(spec, i), game, device, args.games,
                            seed=child_seed(args.seed, "eval.games", i), opening_plies=args.opening_plies)
             print(f"  {str(spec):<20} score {r['score']:.4f}  win {r['win']:.4f}  draw {r['draw']:.4f}  loss {r['loss']:.4f}")
     return 0

@@ -90,6 +90,7 @@ def check_opponent_usable(spec: str | Mapping[str, Any], geometry: Geometry | No
     """Beyond the syntax: ValueError if the opponent cannot play on ``geometry`` (solver
     opponents: 6x7 only), SolverUnavailable (a RuntimeError) if its library is missing."""
     name, _ = parse_opponent_spec(spec)
+    geometry = getattr(geometry, "geometry", geometry)  # a Connect4 ``Game`` gives its board
     if name in SOLVER_OPPONENTS:
         from src.opponents.solver import check_solver_geometry, solver_module
 

@@ -29,7 +29,7 @@ def _config_summary(rd: RunDir) -> list[str]:
     gp, ap = game.get("params") or {}, agent.get("params") or {}
     sampler = train.get("opponent_sampler") or {}
     lines = [
-        f"game:     {game.get('id', '?')} {gp.get('rows', 6)}x{gp.get('cols', 7)}",
+        f"game:     {game.get('id', '?')}" + "".join(f" {k}={v}" for k, v in gp.items() if k != "obs_dtype"),
         "agent:    " + f"{agent.get('id', '?')}  " + "  ".join(
             f"{k}={ap[k]}" for k in ("learning_rate", "gamma", "batch_size", "replay_buffer_size",
                                      "updates_per_step", "hidden_sizes", "device") if k in ap),

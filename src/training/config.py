@@ -10,7 +10,6 @@ from typing import Any
 
 import yaml
 
-from kernels.geometry import check_size
 from src.agents import AGENTS
 from src.config.schema import REQUIRED, ConfigError, Field, Schema, suggest, type_name
 from src.games.backends import OBS_DTYPES
@@ -28,13 +27,25 @@ def _tensorboard(value: bool, key: str) -> bool:
     return value
 
 
-GAME_PARAMS = Schema({
-    "rows": Field("int", 6, "board rows", min=1),
-    "cols": Field("int", 7, "board columns", min=1),
+# every game's params take obs_dtype besides its own (``GameEntry.params``)
+GAME_COMMON = {
     "obs_dtype": Field("str", "float32", "dtype of the env API's observation planes (the trainer itself works on "
-                       "bitboards): float32, or uint8/bool for callers that convert on their device",
+                       "the game's state words): float32, or uint8/bool for callers that convert on their device",
                        choices=tuple(OBS_DTYPES)),
-})
+}
+
+
+def game_params_schema(game_id: str) -> Schema:
+    """The schema of ``game.params`` for ``game_id``: the game's own fields, then ``obs_dtype``."""
+    from src.games import GAMES
+
+    return Schema({**GAMES[game_id].params.fields, **GAME_COMMON})
+
+
+def _game_schemas() -> dict[str, Schema]:
+    from src.games import GAMES
+
+    return {f"game.params ({gid})": game_params_schema(gid) for gid in GAMES}
 
 
 RANDOM_SAMPLER = Schema({"seed": Field("int", None, "opponent seed; falls back to the top-level seed", nullable=True)})
@@ -90,7 +101,7 @@ TOP = Schema({
     "eval": Field("dict", None, "evaluation options", nullable=True),
 })
 
-SCHEMAS = {"game.params": GAME_PARAMS, **{f"agent.params ({aid})": e.params for aid, e in AGENTS.items()},
+SCHEMAS = {**_game_schemas(), **{f"agent.params ({aid})": e.params for aid, e in AGENTS.items()},
            "train": TRAIN, "eval": EVAL,
            "train.opponent_sampler.params (random)": RANDOM_SAMPLER,
            **{f"callbacks.{k}.params": v for k, v in CALLBACK_PARAMS.items()}}
@@ -116,28 +127,39 @@ def _validate_game(game: dict) -> dict:
     from src.games import GAMES
 
     gid, params = _component(game, "game", "id", tuple(GAMES))
-    params = GAME_PARAMS.fill(params, "game.params")
-    try:
-        check_size(params["rows"], params["cols"])
-    except ValueError as e:
-        raise ConfigError("game.params", str(e)) from None
+    params = game_params_schema(gid).fill(params, "game.params")
+    if GAMES[gid].check is not None:  # the game's own checks across its params
+        GAMES[gid].check(params, "game.params")
     return {"id": gid, "params": params}
+
+
+def game_rules(game: dict):
+    """The rules object (``Game``, CPU, torch) of a validated ``game`` section: what the checks
+    below ask for the number of actions, the observation shape and the feature sets."""
+    from src.games import rules_for
+
+    return rules_for(game, None, "cpu", "torch")
 
 
 def _validate_agent(agent: dict, game: dict) -> dict:
     aid, params = _component(agent, "agent", "id", tuple(AGENTS))
     params = AGENTS[aid].params.fill(params, "agent.params")
-    rows, cols = game["params"]["rows"], game["params"]["cols"]
+    rules = game_rules(game)
+    actions, shape = rules.num_actions, list(rules.observation_shape)
     # the spec's keys every agent has: num_actions, action_space, observation_shape, device
-    if params["num_actions"] is not None and params["num_actions"] != cols:
-        raise ConfigError("agent.params.num_actions", f"is {params['num_actions']} but the game has {cols} actions")
+    if params["num_actions"] is not None and params["num_actions"] != actions:
+        raise ConfigError("agent.params.num_actions", f"is {params['num_actions']} but the game has {actions} actions")
     space = params["action_space"]
     if space is not None:
         n = space.get("n") if isinstance(space, dict) else space
-        if n != cols or isinstance(n, bool):
-            raise ConfigError("agent.params.action_space", f"must describe {cols} discrete actions, got {space!r}")
-    if params["observation_shape"] is not None and list(params["observation_shape"]) != [2, rows, cols]:
-        raise ConfigError("agent.params.observation_shape", f"is {params['observation_shape']} but the game's is [2, {rows}, {cols}]")
+        if n != actions or isinstance(n, bool):
+            raise ConfigError("agent.params.action_space", f"must describe {actions} discrete actions, got {space!r}")
+    if params["observation_shape"] is not None and list(params["observation_shape"]) != shape:
+        raise ConfigError("agent.params.observation_shape", f"is {params['observation_shape']} but the game's is {shape}")
+    features = params.get("features", "planes")
+    if features not in rules.features:
+        raise ConfigError("agent.params.features", f"'{features}' is not a feature set of game '{game['id']}' "
+                          f"(it has: {', '.join(rules.features)})")
     if AGENTS[aid].check is not None:  # the agent's own checks across its params
         AGENTS[aid].check(params, "agent.params")
     return {"id": aid, "params": params}
@@ -190,15 +212,19 @@ def _validate_sampler(sampler: dict, seed: int | None) -> dict:
 
 
 def _check_usable(specs, key: str, game: dict) -> None:
-    """Opponent names that parse but cannot play here: a solver opponent on a board other than
-    6x7, or without the solver installed."""
-    from kernels.geometry import Geometry
-    from src.opponents import check_opponent_usable
+    """Opponent names that parse but cannot play here: an opponent of another game, a solver
+    opponent on a board other than 6x7, or without the solver installed."""
+    from src.games import GAMES
+    from src.opponents import check_opponent_usable, parse_opponent_spec
 
-    geometry = Geometry(game["params"]["rows"], game["params"]["cols"])
+    rules = game_rules(game)
+    known = GAMES[game["id"]].opponents
     for name, spec in specs:
         try:
-            check_opponent_usable(spec, geometry)
+            opponent = parse_opponent_spec(spec)[0]
+            if opponent not in known:
+                raise ValueError(f"opponent {opponent!r} does not play {game['id']} (its opponents: {', '.join(known)})")
+            check_opponent_usable(spec, rules)
         except (ValueError, RuntimeError) as e:
             raise ConfigError(f"{key}{name}", str(e)) from None
 
@@ -214,10 +240,15 @@ def _validate_eval(ev: dict | None, game: dict, config_dir: Path) -> dict | None
     _check_usable([(f"[{i}]", s) for i, s in enumerate(ev["opponents"]) if not is_checkpoint_spec(s)],
                   "eval.opponents", game)
     if ev["accuracy"]:
+        from src.games import GAMES
+
+        if "accuracy" not in GAMES[game["id"]].extras:
+            raise ConfigError("eval.accuracy", f"the solver-judged accuracy measure is Connect4's; game "
+                              f"'{game['id']}' has none (set eval.accuracy to 0)")
         from src.training.accuracy import check_accuracy_usable
 
         try:
-            check_accuracy_usable(game["params"]["rows"], game["params"]["cols"])
+            check_accuracy_usable(**game_rules(game).params)
         except (ValueError, RuntimeError) as e:
             raise ConfigError("eval.accuracy", str(e)) from None
     return ev

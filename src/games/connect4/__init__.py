@@ -30,7 +30,7 @@ def make(device, backend, seed=None, compile=False, obs_dtype=None, **params) ->
 
 ENTRY = GameEntry("connect4", make, PARAMS, BatchedConnect4, check=check_params,
                   opponents=("random", "heuristic", "smart_heuristic", "search", "perfect", "solver"),
-                  extras=frozenset({"accuracy"}),
+                  extras=frozenset({"accuracy", "openings"}),
                   params_for_shape=lambda shape: {"rows": int(shape[1]), "cols": int(shape[2])})
 
 __all__ = ["BatchedConnect4", "Connect4", "C4State", "ENTRY", "PARAMS"]
