@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         from src.runs.show import format_accuracy
         from src.training.accuracy import measure, position_set
 
-        ps = position_set(args.accuracy, args.accuracy_seed, game.geometry)  # Connect4 only (checked above)
+        ps = position_set(args.accuracy, args.accuracy_seed, game)  # Connect4 only (checked above)
         acc = measure(player.opponent, ps, device)
         print(f"accuracy on {ps.n} random positions (plies 4-24, seed {ps.seed}), judged by the perfect solver:")
         print("\n".join(format_accuracy(acc)))

@@ -23,7 +23,10 @@ class OpponentAsAgent:
     """An opponent (state words in) behind the agent interface (observation planes in)."""
 
     def __init__(self, opponent, game):
-        self.opponent, self.game = opponent, game
+        """``game``: the ``Game`` played (a Connect4 ``Geometry`` is taken for its board)."""
+        from src.games import as_game
+
+        self.opponent, self.game = opponent, as_game(game, getattr(opponent, "device", "cpu"))
         if getattr(opponent, "solver", None) is not None:  # solver opponents can show their scores
             self.action_values = self._solver_values
 

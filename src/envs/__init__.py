@@ -37,15 +37,15 @@ def _load(name: str):
     return getattr(importlib.import_module(module), name)
 
 
-def connect4_aec_env(rows: int = 6, cols: int = 7, render_mode: str | None = None):
-    """A PettingZoo AEC Connect4 for two learning agents (``player_0``, ``player_1``) with the
-    observations of PettingZoo's classic ``connect_four``; see ``src.envs.pettingzoo_env``.
-    Needs the ``pettingzoo`` extra."""
+def connect4_aec_env(*args, **kwargs):
+    """``connect4_aec_env(rows=6, cols=7, render_mode=None)``: a PettingZoo AEC Connect4 for two
+    learning agents (``player_0``, ``player_1``) with the observations of PettingZoo's classic
+    ``connect_four``; see ``src.envs.connect4_pettingzoo``. Needs the ``pettingzoo`` extra."""
     if importlib.util.find_spec("pettingzoo") is None:
         raise _missing("pettingzoo")
     from src.envs.connect4_pettingzoo import connect4_aec_env as make
 
-    return make(rows, cols, render_mode)
+    return make(*args, **kwargs)
 
 
 def game_aec_env(game: str = "connect4", render_mode: str | None = None, **game_params):

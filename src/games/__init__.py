@@ -35,22 +35,21 @@ def make_rules(game_id: str, device=None, backend: str | None = None, seed: int 
 
 def rules_for(game: dict | None, observation_shape, device, backend: str | None = None) -> Game:
     """The rules object an agent plays by: ``game`` (``{id, params}`` as a config or checkpoint
-    records it) or, when None, the default game whose observations have ``observation_shape``."""
-    if game is None:
+    records it) or, when None, the default game (the default game too when the record names no id) whose observations have ``observation_shape``."""
+    if not isinstance(game, dict):
         entry = GAMES[DEFAULT_GAME]
         return make_rules(entry.game_id, device, backend, **entry.params_for_shape(tuple(observation_shape)))
     params = {k: v for k, v in (game.get("params") or {}).items() if k != "obs_dtype"}
-    return make_rules(game["id"], device, backend, **params)
+    return make_rules(game.get("id", DEFAULT_GAME), device, backend, **params)  # older records name no id
 
 
 def as_game(game, device, backend: str | None = None) -> Game:
     """``game`` if it is a ``Game`` already; a Connect4 ``kernels.geometry.Geometry`` (what older
     callers pass) becomes that board's Connect4 rules on ``device``."""
-    from kernels.geometry import Geometry
+    from src.games.connect4 import from_geometry
 
-    if isinstance(game, Geometry):
-        return make_rules("connect4", device, backend, rows=game.rows, cols=game.cols)
-    return game
+    rules = from_geometry(game, device, resolve_backend(backend, resolve_device(device)))
+    return game if rules is None else rules
 
 
 def make_game(game_id: str, num_envs: int, device=None, backend: str | None = None, seed: int | None = None, **params):

@@ -239,6 +239,10 @@ class GameEntry:
     check: Callable[[dict, str], None] | None = None
     opponents: tuple[str, ...] = ("random",)  # opponent names (src.opponents) that play this game
     extras: frozenset[str] = field(default_factory=frozenset)  # e.g. 'accuracy' (solver-judged measure)
+    # the game's own opponents: make_opponent(name, params, game, device, backend, seed) -> an
+    # object with act(*state, active=None) -> int64 [N], spec, on_host, state_dict/load_state_dict;
+    # None: only 'random' (from Game.random_actions), or Connect4's kernel opponents for Connect4
+    make_opponent: Callable[..., Any] | None = None
     # the params of the game whose observations have this shape (checkpoints written before
     # they recorded their game); None: the shape does not tell
     params_for_shape: Callable[[tuple[int, ...]], dict] | None = None

@@ -29,7 +29,7 @@ def _config_summary(rd: RunDir) -> list[str]:
     gp, ap = game.get("params") or {}, agent.get("params") or {}
     sampler = train.get("opponent_sampler") or {}
     lines = [
-        f"game:     {game.get('id', '?')}" + "".join(f" {k}={v}" for k, v in gp.items() if k != "obs_dtype"),
+        f"game:     {game.get('id', '?')} {_board(game.get('id'), gp)}",
         "agent:    " + f"{agent.get('id', '?')}  " + "  ".join(
             f"{k}={ap[k]}" for k in ("learning_rate", "gamma", "batch_size", "replay_buffer_size",
                                      "updates_per_step", "hidden_sizes", "device") if k in ap),
@@ -45,6 +45,11 @@ def _config_summary(rd: RunDir) -> list[str]:
                      f"{', '.join(map(str, ev.get('opponents', ['random'])))}"
                      + (f", accuracy on {ev['accuracy']} positions" if ev.get("accuracy") else ""))
     return lines
+
+
+def _board(game_id, params: dict) -> str:
+    """The game's params as the config gives them, ``k=v`` (``obs_dtype`` left out)."""
+    return " ".join(f"{k}={v}" for k, v in params.items() if k != "obs_dtype")
 
 
 def format_accuracy(acc: dict) -> list[str]:

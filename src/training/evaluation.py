@@ -79,40 +79,14 @@ class AgentOpponent:
         return self.agent.act(self.game.observe(state), self.game.legal_mask(state), deterministic=True)
 
 
-def random_openings(n: int, plies: int, geometry, seed: int) -> tuple:
-    """cur, mask int64 [n] (CPU): positions after ``plies`` uniformly random legal moves, drawn
-    from their own seeded stream, where no game ended on the way and the side to move cannot
-    win at once (so whoever moves first from one plays a live game). Rejected draws are redrawn."""
-    import torch
-
-    from kernels import connect4_torch as kt
-    from kernels.opponents_torch import immediate_wins
-
-    g = geometry
-    gen = torch.Generator().manual_seed(int(seed))
-    out_cur = torch.zeros(n, dtype=torch.int64)
-    out_mask = torch.zeros(n, dtype=torch.int64)
-    filled = torch.zeros(n, dtype=torch.bool)
-    while not bool(filled.all()):
-        cur, mask = torch.zeros(n, dtype=torch.int64), torch.zeros(n, dtype=torch.int64)
-        alive = torch.ones(n, dtype=torch.bool)
-        for _ in range(plies):
-            cur, mask, _, done, _ = kt.play(cur, mask, kt.random_legal_actions(mask, g, gen), alive, g)
-            alive &= ~done
-        take = alive & ~immediate_wins(cur, mask, g).any(dim=1) & ~filled
-        out_cur, out_mask = torch.where(take, cur, out_cur), torch.where(take, mask, out_mask)
-        filled |= take
-    return out_cur, out_mask
-
-
 def play_games(agent, opponent, geometry, device, games: int, deterministic: bool = True,
                seed: int | None = None, opening_plies: int = 0) -> dict:
     """Play ``games`` games of ``agent`` against ``opponent`` (``act(cur, mask)``), the agent
     first in half of them (the extra one, if odd, with the agent first), each exactly once,
     in a fresh env so no training state or RNG stream is touched.
 
-    ``opening_plies`` > 0: game i of each half starts from the i-th of ``random_openings``
-    (seeded by ``seed``), so the agent meets every opening once from each seat; "first" then
+    ``opening_plies`` > 0 (games with openings, Connect4's): game i of each half starts from the
+    i-th of the game's ``random_openings`` (seeded by ``seed``), so the agent meets every opening once from each seat; "first" then
     means the first move after the opening. Two deterministic players need this to play more
     than two distinct games.
 
@@ -128,15 +102,15 @@ def play_games(agent, opponent, geometry, device, games: int, deterministic: boo
     generator = torch.Generator(device=device)
     generator.manual_seed(0 if seed is None else seed)
     if opening_plies:
-        openings = random_openings((games + 1) // 2, opening_plies, game.geometry, 0 if seed is None else seed)
+        openings = game.random_openings((games + 1) // 2, opening_plies, 0 if seed is None else seed)
     for policy, n in (("agent_first", (games + 1) // 2), ("opponent_first", games // 2)):
         if n == 0:
             continue
         env = make_game(game.game_id, n, device=device, seed=None if seed is None else seed + len(policy),
                         **game.params)
         versus = Versus(env, FixedSampler(opponent), policy, seed=seed)
-        if opening_plies:  # Connect4's random openings (``random_openings``)
-            versus.start_from(env.game.State(openings[0][:n].to(device), openings[1][:n].to(device)))
+        if opening_plies:
+            versus.start_from(env.game.State(*(w[:n].to(device) for w in openings)))
         else:
             versus.reset()
         outcome = torch.zeros(n, dtype=torch.int8, device=device)
@@ -241,7 +215,7 @@ class Evaluator:
         position set is labelled on the first call (or read from the cache) and kept."""
         from src.training.accuracy import measure, position_set
 
-        ps = position_set(self.accuracy, self.accuracy_seed, self.game.geometry)  # Connect4 only
+        ps = position_set(self.accuracy, self.accuracy_seed, self.game)  # Connect4 only (config-checked)
         return measure(AgentOpponent(agent, self.game.with_seed(0)), ps, self.device)
 
     # -- state (resume) ---------------------------------------------------------------------

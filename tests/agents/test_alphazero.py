@@ -36,7 +36,7 @@ def test_value_targets_have_the_movers_sign_for_both_seats_and_draws_are_zero():
     cur = torch.arange(1, n + 1, dtype=torch.int64)  # stand-in positions: only their bookkeeping matters
     uniform = torch.full((n, 7), 1 / 7)
     for ply in range(4):  # agent, opponent, agent, opponent in every game
-        learner._record(cur * 100 + ply, cur * 100 + ply, uniform, torch.full((n,), ply / 8), None,
+        learner._record(learner.game.State(cur * 100 + ply, cur * 100 + ply), uniform, torch.full((n,), ply / 8), None,
                         agent_seat=(ply % 2 == 0))
     # game 0: the agent won; game 1: the agent lost; game 2: a draw
     learner.on_game_end(torch.tensor([True, True, True]), torch.tensor([1.0, -1.0, 0.0]))
@@ -55,7 +55,7 @@ def test_value_targets_have_the_movers_sign_for_both_seats_and_draws_are_zero():
 
 def test_unfinished_games_keep_their_positions_until_they_end():
     learner = learner_for(2)
-    learner._record(torch.tensor([5, 6]), torch.tensor([5, 6]), torch.full((2, 7), 1 / 7), torch.zeros(2), None, True)
+    learner._record(learner.game.State(torch.tensor([5, 6]), torch.tensor([5, 6])), torch.full((2, 7), 1 / 7), torch.zeros(2), None, True)
     learner.on_game_end(torch.tensor([False, True]), torch.tensor([0.0, 1.0]))
     assert len(learner.replay) == 1 and learner.p_len.tolist() == [1, 0]
     assert int(learner.replay.storage["cur"][0]) == 6 and int(learner.replay.storage["value"][0]) == 1
@@ -64,7 +64,7 @@ def test_unfinished_games_keep_their_positions_until_they_end():
 def test_value_targets_mix_the_outcome_with_the_search_value_by_value_target_q_weight(monkeypatch):
     learner = learner_for(2, value_target_q_weight=0.25, learning_starts=1)
     for ply in range(4):
-        learner._record(torch.tensor([ply, ply]), torch.tensor([ply, ply]), torch.full((2, 7), 1 / 7),
+        learner._record(learner.game.State(torch.tensor([ply, ply]), torch.tensor([ply, ply])), torch.full((2, 7), 1 / 7),
                         torch.tensor([0.5, -0.5]), None, agent_seat=(ply % 2 == 0))
     learner.on_game_end(torch.tensor([True, True]), torch.tensor([1.0, 0.0]))  # game 0 won, game 1 drawn
     seen = []

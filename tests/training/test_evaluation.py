@@ -127,7 +127,7 @@ def test_runs_show_prints_config_progress_latest_eval_and_checkpoints(finished_r
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "myrun" in text and "completed" in text and "step=256/256" in text
-    assert "connect4 6x7" in text and "dqn" in text
+    assert "connect4 rows=6 cols=7" in text and "dqn" in text
     assert "evaluation at step 256" in text and "random" in text
     assert "model_256.pt" in text
 
@@ -210,7 +210,7 @@ def test_accuracy_in_each_evaluation_reaches_status_metrics_show_and_plot(tmp_pa
 def test_random_openings_are_live_positions_of_the_requested_ply_checked_by_the_reference():
     import numpy as np
 
-    from src.training.evaluation import random_openings
+    from src.games.connect4.openings import random_openings
     from tests.games.reference import EMPTY, check_reachable, decode, winner, wins_at
 
     cur, mask = random_openings(300, 7, Geometry(), seed=4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from kernels.geometry import check_size
 from src.config.schema import ConfigError, Field, Schema
+from src.games.backends import resolve_device
 from src.games.connect4.env import BatchedConnect4
 from src.games.connect4.game import C4State, Connect4
 from src.games.protocol import GameEntry
@@ -26,6 +27,16 @@ def make(device, backend, seed=None, compile=False, obs_dtype=None, **params) ->
     import torch
 
     return Connect4(device, backend, seed, compile, obs_dtype or torch.float32, **params)
+
+
+def from_geometry(obj, device, backend) -> Connect4 | None:
+    """Connect4's rules for ``obj`` if it is a ``kernels.geometry.Geometry`` (what older callers
+    pass for a board), else None."""
+    from kernels.geometry import Geometry
+
+    if not isinstance(obj, Geometry):
+        return None
+    return make(resolve_device(device), backend, rows=obj.rows, cols=obj.cols)
 
 
 ENTRY = GameEntry("connect4", make, PARAMS, BatchedConnect4, check=check_params,

@@ -124,6 +124,12 @@ class Connect4:
 
         return NumbaMinibatch(replay, self.geometry, self.feature_planes(features), gamma)
 
+    def random_openings(self, n: int, plies: int, seed: int) -> C4State:
+        """``n`` live positions (CPU) after ``plies`` random moves (``src.games.connect4.openings``)."""
+        from src.games.connect4.openings import random_openings
+
+        return C4State(*random_openings(n, plies, self.geometry, seed))
+
     def render(self, state: C4State, i: int = 0) -> str:
         """X = first player, O = second player, row 0 at the bottom, column numbers 1..cols below."""
         rows, cols, h = self.rows, self.cols, self.rows + 1
