@@ -289,8 +289,13 @@ def symmetry_tables(game: Game, device: torch.device | str) -> tuple[torch.Tenso
     """``(perm, inverse)`` int64 [K, A]: ``perm[k, a]`` the image of action ``a`` under symmetry
     ``k``; ``inverse[k]`` its inverse permutation (``policy.gather(1, inverse[k])`` maps a
     per-action tensor)."""
-    perm = torch.tensor([s.actions for s in game.symmetries], dtype=torch.int64, device=device)
-    return perm, perm.argsort(dim=1)
+    # built once per game object and device: no host-to-device copy per minibatch
+    cache = game.__dict__.setdefault("_symmetry_tables", {})
+    key = str(torch.device(device))
+    if key not in cache:
+        perm = torch.tensor([s.actions for s in game.symmetries], dtype=torch.int64, device=device)
+        cache[key] = (perm, perm.argsort(dim=1))
+    return cache[key]
 
 
 def draw_symmetries(batch: int, count: int, device, generator: torch.Generator | None) -> torch.Tensor:
