@@ -35,7 +35,8 @@ DQN_PARAMS = Schema({
                       "each side's four-completing cells)", choices=("planes", "threats")),
     "conv_channels": Field("list", [], "channels of 3x3 conv layers before the dense layers (empty: MLP)", check=positive_int_list),
     "n_step": Field("int", 1, "n-step returns: follow each sampled game n agent moves before bootstrapping", min=1, max=64),
-    "mirror_augment": Field("bool", True, "train on left-right mirrored copies of half of each minibatch"),
+    "mirror_augment": Field("bool", True, "augment each minibatch sample with one of the game's board symmetries, drawn "
+                            "uniformly (Connect4: the left-right mirror on half of them)"),
     "double_dqn": Field("bool", True, "Double-DQN targets (online argmax, target value)"),
     "huber_delta": Field("float", 1.0, "Huber loss threshold", gt=0),
     "max_grad_norm": Field("float", 10.0, "gradient-norm clip (null: none)", gt=0, nullable=True),

@@ -46,7 +46,8 @@ AZ_PARAMS = Schema({
     "value_target_q_weight": Field("float", 0.0, "value target = (1 - w) x the game's outcome + w x the root "
                                    "search's value (both from the mover's side); 0: the outcome alone", min=0, max=1),
     "value_loss_weight": Field("float", 1.0, "weight of the value loss against the policy loss", min=0),
-    "mirror_augment": Field("bool", True, "train on left-right mirrored copies of half of each minibatch"),
+    "mirror_augment": Field("bool", True, "augment each minibatch sample with one of the game's board symmetries, drawn "
+                            "uniformly (Connect4: the left-right mirror on half of them)"),
     "max_grad_norm": Field("float", 5.0, "gradient-norm clip (null: none)", gt=0, nullable=True),
     "search_backend": Field("str", None, "tree-search kernels: null (numba on the CPU, torch on CUDA), "
                             "'numba' or 'torch'", nullable=True, choices=("numba", "torch")),
