@@ -8,7 +8,8 @@ kernels) that registers a ``GameEntry`` in ``src.games.GAMES``.
 State
 -----
 A batch of ``N`` positions is a ``State``: a small ``typing.NamedTuple`` of tensors that only
-the game interprets (Connect4: ``(cur, mask)``; Othello: ``(mine, theirs)``). Every field is
+the game interprets (Connect4: ``(cur, mask)``; Othello: ``(mine, theirs)``, plus a word for the
+side to move or passes if ``to_move`` cannot be told from the discs). Every field is
 an **int64 [N] tensor** ("a word per game"), so the engine can store, index, select and stack
 positions without knowing what they mean (``index_state``, ``where_state``, ``stack_words``),
 the replay ring keeps one int64 column per field (``Game.State._fields``), and the search tree
@@ -37,7 +38,8 @@ The numba tree search (``kernels.mcts_numba``) is generic: ``Game.numba_rules()`
 game's per-game ``@njit`` functions (``NumbaRules``), which read and write a node's words in
 the tree array ``words`` int64 [n, S, W] in place, so the search names no game. The torch
 search uses ``Game.play`` and ``Game.legal_mask`` on ``State`` s unstacked from its int64
-[n, S, W] tree (``unstack_words``).
+[n, S, W] tree (``unstack_words``). The numba kernels close over the rules' dispatchers, so
+numba's disk cache cannot keep them: they compile once per process and game (seconds).
 
 Acting on a state
 -----------------
@@ -45,7 +47,8 @@ Opponents and opponent samplers are called as ``act(*state, active=None)``: the 
 spread as positional arguments (so a game's own opponents may name them, e.g. Connect4's
 ``act(cur, mask, active=None)``; a generic one writes ``act(self, *words, active=None)`` and
 rebuilds ``game.State(*words)``), ``active`` bool [N] or None by keyword; they return int64 [N].
-Learners and agents' search take the ``State`` itself.
+Agents' ``encode(*state)`` (network input) takes the words the same way. Learners, the search
+and ``Versus`` take the ``State`` itself.
 
 Symmetries
 ----------
