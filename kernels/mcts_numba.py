@@ -2,11 +2,10 @@
 
 The search is defined in ``docs/mcts.md``; ``kernels.mcts_torch`` has the same names, the same
 tree arrays and the same arithmetic (float64, same operation order), so both give the same
-visit counts. The search names no game: ``kernels_for(rules)`` compiles it around a game's
-per-game njit rules (``src.games.protocol.NumbaRules``: ``play``, ``is_legal``), which read and
-write a node's ``W`` state words in the tree array ``words`` int64 [n, S+1, W] in place. (The
-kernels close over the rules' dispatchers, so numba's disk cache cannot hold them: they are
-compiled once per process and game.)
+visit counts. The search names no game: it runs on a game's per-game njit rules
+(``src.games.protocol.NumbaRules``: ``play``, ``is_legal``), which read and write a node's ``W``
+state words in the tree array ``words`` int64 [n, S+1, W] in place; each game's kernels are
+compiled once and cached on disk (see ``token_of``).
 
 The network is not called here: ``select_leaves`` descends every tree to a leaf and creates
 the leaf's node, the caller evaluates the leaves, ``expand_and_backup`` stores the leaves'
@@ -15,12 +14,12 @@ any, in slot ``k + 1``; slot 0 is the root.
 """
 from __future__ import annotations
 
-import functools
-
+import zlib
 from types import SimpleNamespace
 
 import numpy as np
-from numba import njit, prange
+from numba import literally, njit, prange, types
+from numba.extending import overload
 
 
 def init_tree(n: int, simulations: int, rules, root_words) -> SimpleNamespace:
@@ -54,99 +53,186 @@ def set_root(tree: SimpleNamespace, prior) -> None:
     tree.prior[:, 0, :] = prior
 
 
-@functools.cache
-def kernels_for(rules) -> SimpleNamespace:
-    """The search kernels compiled around ``rules`` (a ``NumbaRules``; built once per process)."""
-    num_actions, num_words = rules.num_actions, rules.num_words
-    play, is_legal = rules.play, rules.is_legal
+# The kernels are module-level and disk-cached (``cache=True``) although they take the game's
+# rules: a game is a *literal* integer token (``literally``), and the calls into its rules are
+# ``overload``s that look the token up in ``_RULES`` at typing time. Each game thus gets its own
+# compiled (and cached) specialisation, and a fresh process loads it instead of compiling.
+# (As before, numba checks only this file's timestamp: after changing a game's njit rules, clear
+# kernels/__pycache__/mcts_numba.* .)
+_RULES: dict[int, object] = {}
 
-    @njit(inline="always")
-    def best_action(prior, visits, wsum, words, i, node, c_puct, fpu):
-        """PUCT argmax over the legal actions of one node, lowest index on ties (-1: none legal).
 
-        Same operations in the same order as ``kernels.mcts_torch.select_leaves``:
-        ``q + c_puct * p * sqrt(1 + sum N) / (1 + N)`` in float64."""
-        nsum = np.int64(0)
-        for a in range(num_actions):
-            nsum += visits[i, node, a]
-        root_term = np.sqrt(np.float64(1 + nsum))
-        best = -1
-        best_score = -np.inf
-        for a in range(num_actions):
-            if not is_legal(words, i, node, a):
-                continue
-            n = visits[i, node, a]
-            q = wsum[i, node, a] / n if n > 0 else fpu
-            score = q + c_puct * prior[i, node, a] * root_term / np.float64(1 + n)
-            if best < 0 or score > best_score:
-                best, best_score = a, score
-        return best
+def token_of(rules) -> int:
+    """The literal token of ``rules`` (registered on first use): a hash of ``rules.key``, the
+    same in every process, so the cached kernels of a game are found again."""
+    key = rules.key or _default_key(rules)
+    token = zlib.crc32(key.encode()) & 0x7FFFFFFF
+    known = _RULES.setdefault(token, rules)
+    if known is not rules and (known.key or _default_key(known)) != key:
+        raise ValueError(f"search-rules keys {known.key!r} and {key!r} collide")
+    return token
 
-    @njit(inline="always")
-    def any_legal(words, i, node):
-        for a in range(num_actions):
-            if is_legal(words, i, node, a):
-                return True
-        return False
 
-    @njit(parallel=True)
-    def select(k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
-               path_node, path_action, depth, leaf_node, needs_net, leaf_words):
-        new = k + 1
-        for i in prange(words.shape[0]):
-            depth[i] = 0
-            leaf_node[i] = -1
-            needs_net[i] = False
-            for j in range(num_words):
-                leaf_words[i, j] = words[i, 0, j]
-            if not any_legal(words, i, 0):
-                continue  # a root with no legal move is not searched
-            node = np.int64(0)
-            d = 0
-            while True:
-                a = best_action(prior, visits, wsum, words, i, node, c_puct, fpu)
-                path_node[i, d] = node
-                path_action[i, d] = a
-                d += 1
-                child = np.int64(children[i, node, a])
-                if child < 0:  # the leaf is a new node: create it; the network expands it later
-                    r, done = play(words, i, node, new, np.int64(a))
-                    terminal[i, new] = done
-                    # a finished position's value for its side to move is -reward (of the move into it)
-                    node_value[i, new] = np.float64(0.0) - np.float64(r) if done else 0.0
-                    children[i, node, a] = new
-                    leaf_node[i] = new
-                    needs_net[i] = not done
-                    break
-                if terminal[i, child]:
-                    leaf_node[i] = child
-                    break
-                node = child
-            depth[i] = d
-            for j in range(num_words):
-                leaf_words[i, j] = words[i, leaf_node[i], j]
+def _default_key(rules) -> str:
+    f = getattr(rules.play, "py_func", rules.play)
+    return f"{f.__module__}.{f.__qualname__}:{rules.num_actions}:{rules.num_words}:{rules.max_plies}"
 
-    @njit(parallel=True)
-    def backup(leaf_prior, leaf_value, prior, visits, wsum, node_value, path_node, path_action, depth,
-               leaf_node, needs_net):
-        for i in prange(depth.shape[0]):
-            if depth[i] == 0:
-                continue
-            leaf = leaf_node[i]
-            if needs_net[i]:
-                for a in range(num_actions):
-                    prior[i, leaf, a] = leaf_prior[i, a]
-                v = np.float64(leaf_value[i])
-            else:
-                v = node_value[i, leaf]
-            for d in range(depth[i] - 1, -1, -1):  # the edge into a child of value v gets W += -v
-                s = path_node[i, d]
-                a = path_action[i, d]
-                visits[i, s, a] += 1
-                wsum[i, s, a] += -v
-                v = -v
 
-    return SimpleNamespace(select=select, backup=backup)
+def _rules(token):
+    return _RULES[token.literal_value] if isinstance(token, types.IntegerLiteral) else None
+
+
+def rule_play(token, words, i, src, dst, a):
+    raise NotImplementedError  # numba only (see the overload)
+
+
+def rule_is_legal(token, words, i, s, a):
+    raise NotImplementedError
+
+
+def rule_num_actions(token):
+    raise NotImplementedError
+
+
+def rule_num_words(token):
+    raise NotImplementedError
+
+
+@overload(rule_play, inline="always")
+def _ov_play(token, words, i, src, dst, a):
+    rules = _rules(token)
+    if rules is None:
+        return None
+    play = rules.play
+
+    def impl(token, words, i, src, dst, a):
+        return play(words, i, src, dst, a)
+    return impl
+
+
+@overload(rule_is_legal, inline="always")
+def _ov_is_legal(token, words, i, s, a):
+    rules = _rules(token)
+    if rules is None:
+        return None
+    is_legal = rules.is_legal
+
+    def impl(token, words, i, s, a):
+        return is_legal(words, i, s, a)
+    return impl
+
+
+@overload(rule_num_actions, inline="always")
+def _ov_num_actions(token):
+    rules = _rules(token)
+    if rules is None:
+        return None
+    n = rules.num_actions
+    return lambda token: n
+
+
+@overload(rule_num_words, inline="always")
+def _ov_num_words(token):
+    rules = _rules(token)
+    if rules is None:
+        return None
+    n = rules.num_words
+    return lambda token: n
+
+
+@njit(inline="always", cache=True)
+def best_action(token, prior, visits, wsum, words, i, node, c_puct, fpu):
+    """PUCT argmax over the legal actions of one node, lowest index on ties (-1: none legal).
+
+    Same operations in the same order as ``kernels.mcts_torch.select_leaves``:
+    ``q + c_puct * p * sqrt(1 + sum N) / (1 + N)`` in float64."""
+    num_actions = rule_num_actions(token)
+    nsum = np.int64(0)
+    for a in range(num_actions):
+        nsum += visits[i, node, a]
+    root_term = np.sqrt(np.float64(1 + nsum))
+    best = -1
+    best_score = -np.inf
+    for a in range(num_actions):
+        if not rule_is_legal(token, words, i, node, a):
+            continue
+        n = visits[i, node, a]
+        q = wsum[i, node, a] / n if n > 0 else fpu
+        score = q + c_puct * prior[i, node, a] * root_term / np.float64(1 + n)
+        if best < 0 or score > best_score:
+            best, best_score = a, score
+    return best
+
+
+@njit(inline="always", cache=True)
+def any_legal(token, words, i, node):
+    for a in range(rule_num_actions(token)):
+        if rule_is_legal(token, words, i, node, a):
+            return True
+    return False
+
+
+@njit(parallel=True, cache=True)
+def select(token, k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
+           path_node, path_action, depth, leaf_node, needs_net, leaf_words):
+    literally(token)
+    num_words = rule_num_words(token)
+    new = k + 1
+    for i in prange(words.shape[0]):
+        depth[i] = 0
+        leaf_node[i] = -1
+        needs_net[i] = False
+        for j in range(num_words):
+            leaf_words[i, j] = words[i, 0, j]
+        if not any_legal(token, words, i, 0):
+            continue  # a root with no legal move is not searched
+        node = np.int64(0)
+        d = 0
+        while True:
+            a = best_action(token, prior, visits, wsum, words, i, node, c_puct, fpu)
+            path_node[i, d] = node
+            path_action[i, d] = a
+            d += 1
+            child = np.int64(children[i, node, a])
+            if child < 0:  # the leaf is a new node: create it; the network expands it later
+                r, done = rule_play(token, words, i, node, new, np.int64(a))
+                terminal[i, new] = done
+                # a finished position's value for its side to move is -reward (of the move into it)
+                node_value[i, new] = np.float64(0.0) - np.float64(r) if done else 0.0
+                children[i, node, a] = new
+                leaf_node[i] = new
+                needs_net[i] = not done
+                break
+            if terminal[i, child]:
+                leaf_node[i] = child
+                break
+            node = child
+        depth[i] = d
+        for j in range(num_words):
+            leaf_words[i, j] = words[i, leaf_node[i], j]
+
+
+@njit(parallel=True, cache=True)
+def backup(token, leaf_prior, leaf_value, prior, visits, wsum, node_value, path_node, path_action, depth,
+           leaf_node, needs_net):
+    literally(token)
+    num_actions = rule_num_actions(token)
+    for i in prange(depth.shape[0]):
+        if depth[i] == 0:
+            continue
+        leaf = leaf_node[i]
+        if needs_net[i]:
+            for a in range(num_actions):
+                prior[i, leaf, a] = leaf_prior[i, a]
+            v = np.float64(leaf_value[i])
+        else:
+            v = node_value[i, leaf]
+        for d in range(depth[i] - 1, -1, -1):  # the edge into a child of value v gets W += -v
+            s = path_node[i, d]
+            a = path_action[i, d]
+            visits[i, s, a] += 1
+            wsum[i, s, a] += -v
+            v = -v
 
 
 def select_leaves(tree: SimpleNamespace, k: int, rules, c_puct: float, fpu: float):
@@ -154,7 +240,7 @@ def select_leaves(tree: SimpleNamespace, k: int, rules, c_puct: float, fpu: floa
     ``k + 1`` when it is new. Returns ``(leaf_words, needs_net)``: int64 [n, W] positions and
     bool [n], true where the leaf is new and not terminal (the network must evaluate it)."""
     t = tree
-    kernels_for(rules).select(np.int64(k), np.float64(c_puct), np.float64(fpu), t.words, t.children,
+    select(token_of(rules), np.int64(k), np.float64(c_puct), np.float64(fpu), t.words, t.children,
                               t.prior, t.visits, t.wsum, t.terminal, t.node_value, t.path_node, t.path_action,
                               t.depth, t.leaf_node, t.needs_net, t.leaf_words)
     return t.leaf_words, t.needs_net
@@ -165,6 +251,6 @@ def expand_and_backup(tree: SimpleNamespace, k: int, rules, leaf_prior, leaf_val
     [n, A] and back up ``leaf_value`` (float [n], used where ``needs_net``) or the terminal
     leaves' exact values along each game's path (negamax)."""
     t = tree
-    kernels_for(rules).backup(np.ascontiguousarray(leaf_prior, np.float64), np.ascontiguousarray(leaf_value, np.float64),
+    backup(token_of(rules), np.ascontiguousarray(leaf_prior, np.float64), np.ascontiguousarray(leaf_value, np.float64),
                               t.prior, t.visits, t.wsum, t.node_value, t.path_node, t.path_action, t.depth,
                               t.leaf_node, t.needs_net)

@@ -38,8 +38,8 @@ The numba tree search (``kernels.mcts_numba``) is generic: ``Game.numba_rules()`
 game's per-game ``@njit`` functions (``NumbaRules``), which read and write a node's words in
 the tree array ``words`` int64 [n, S, W] in place, so the search names no game. The torch
 search uses ``Game.play`` and ``Game.legal_mask`` on ``State`` s unstacked from its int64
-[n, S, W] tree (``unstack_words``). The numba kernels close over the rules' dispatchers, so
-numba's disk cache cannot keep them: they compile once per process and game (seconds).
+[n, S, W] tree (``unstack_words``). The numba kernels are compiled per game (``NumbaRules.key``)
+and cached on disk.
 
 Acting on a state
 -----------------
@@ -91,13 +91,16 @@ class NumbaRules(NamedTuple):
       search calls it only with legal actions.
     * ``is_legal(words, i, s, a) -> bool``: whether action ``a`` is legal at ``words[i, s, :]``.
 
-    ``max_plies``: the most moves a game can last (bounds a search path's length).
+    ``max_plies``: the most moves a game can last (bounds a search path's length). ``key``: a
+    name of these rules that is the same in every process and differs between games and
+    params (e.g. ``'connect4:6x7'``); the search's compiled kernels are cached on disk under it.
     """
     num_actions: int
     num_words: int
     max_plies: int
     play: Callable
     is_legal: Callable
+    key: str = ""  # "": the play function's module and name with the sizes (fine for module-level rules)
 
 
 class Game(Protocol):

@@ -113,7 +113,8 @@ class Connect4:
 
     def numba_rules(self) -> NumbaRules:
         play, is_legal = knb.search_rules(self.geometry)
-        return NumbaRules(num_actions=self.cols, num_words=2, max_plies=self.max_plies, play=play, is_legal=is_legal)
+        return NumbaRules(num_actions=self.cols, num_words=2, max_plies=self.max_plies, play=play, is_legal=is_legal,
+                          key=f"connect4:{self.rows}x{self.cols}")
 
     def fused_minibatch(self, replay, features: str, gamma: float):
         """The numba minibatch (``src.games.connect4.minibatch``) on the numba backend with a CPU
