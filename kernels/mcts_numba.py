@@ -235,14 +235,33 @@ def backup(token, leaf_prior, leaf_value, prior, visits, wsum, node_value, path_
             v = -v
 
 
+_ENTRY: dict = {}
+
+
+def _run(kernel, token: int, *args) -> None:
+    """``kernel(token, *args)`` with ``token`` as the literal it was compiled for. Calling the
+    dispatcher with a plain int would type the call again every time (a plain int matches no
+    compiled signature, and ``literally`` then redirects), so after the first call (which
+    compiles or loads the specialisation) its compiled entry point is called directly."""
+    entry = _ENTRY.get((kernel, token))
+    if entry is not None:
+        entry(token, *args)
+        return
+    kernel(token, *args)
+    mine = [cres for sig, cres in kernel.overloads.items()
+            if isinstance(sig[0], types.IntegerLiteral) and sig[0].literal_value == token]
+    if len(mine) == 1:  # the tree arrays are always C-contiguous: one specialisation per game
+        _ENTRY[(kernel, token)] = mine[0].entry_point
+
+
 def select_leaves(tree: SimpleNamespace, k: int, rules, c_puct: float, fpu: float):
     """Simulation ``k``: descend every tree by PUCT to its leaf, creating the leaf's node in slot
     ``k + 1`` when it is new. Returns ``(leaf_words, needs_net)``: int64 [n, W] positions and
     bool [n], true where the leaf is new and not terminal (the network must evaluate it)."""
     t = tree
-    select(token_of(rules), np.int64(k), np.float64(c_puct), np.float64(fpu), t.words, t.children,
-                              t.prior, t.visits, t.wsum, t.terminal, t.node_value, t.path_node, t.path_action,
-                              t.depth, t.leaf_node, t.needs_net, t.leaf_words)
+    _run(select, token_of(rules), np.int64(k), np.float64(c_puct), np.float64(fpu), t.words, t.children,
+         t.prior, t.visits, t.wsum, t.terminal, t.node_value, t.path_node, t.path_action,
+         t.depth, t.leaf_node, t.needs_net, t.leaf_words)
     return t.leaf_words, t.needs_net
 
 
@@ -251,6 +270,6 @@ def expand_and_backup(tree: SimpleNamespace, k: int, rules, leaf_prior, leaf_val
     [n, A] and back up ``leaf_value`` (float [n], used where ``needs_net``) or the terminal
     leaves' exact values along each game's path (negamax)."""
     t = tree
-    backup(token_of(rules), np.ascontiguousarray(leaf_prior, np.float64), np.ascontiguousarray(leaf_value, np.float64),
-                              t.prior, t.visits, t.wsum, t.node_value, t.path_node, t.path_action, t.depth,
-                              t.leaf_node, t.needs_net)
+    _run(backup, token_of(rules), np.ascontiguousarray(leaf_prior, np.float64),
+         np.ascontiguousarray(leaf_value, np.float64), t.prior, t.visits, t.wsum, t.node_value, t.path_node,
+         t.path_action, t.depth, t.leaf_node, t.needs_net)
