@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in ckpts:
         step = int(path.stem.rsplit("_", 1)[1])
         player = load_player(str(path), torch.device("cpu"), simulations=args.simulations)
-        acc = measure(player.opponent, position_set(args.positions, args.seed, player.geometry))
+        acc = measure(player.opponent, position_set(args.positions, args.seed, player.game))
         later = [s for s in elapsed if s >= step]
         minutes = elapsed[min(later)] / 60 if later else float("nan")
         p, g = acc["perfect"], acc["good"]

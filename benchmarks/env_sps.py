@@ -102,7 +102,7 @@ def versus_rates(backend: str, device: torch.device, n: int, seconds: float, row
     from src.training.versus import Versus
 
     game = make_game("connect4", n, device=device, backend=backend, seed=0, rows=rows, cols=cols)
-    versus = Versus(game, RandomSampler(game.geometry, game.device, game.backend, 1), "random", seed=2)
+    versus = Versus(game, RandomSampler(game.game, 1), "random", seed=2)
     versus.reset()
 
     def step():

@@ -63,15 +63,20 @@ def make_evaluate(kind: str, g: Geometry, device: torch.device):
 
 def rate(backend: str, device: torch.device, n: int, sims: int, net: str, g: Geometry, seconds: float):
     """(simulations/s, moves/s) of one configuration."""
+    from src.games import as_game
+
     cur, mask = positions(n, g, 0, device)
-    mcts = BatchedMCTS(g, device, backend)
-    evaluate = make_evaluate(net, g, device)
+    rules = as_game(g, device, "torch")  # Connect4's rules (the Game the search is given)
+    state = rules.State(cur, mask)
+    mcts = BatchedMCTS(rules, device, backend)
+    plain = make_evaluate(net, g, device)
+    evaluate = lambda s: plain(*s)  # noqa: E731  the search hands over the game's State
     sync = sync_for(device)
-    mcts.search(cur, mask, evaluate, sims)  # warm-up
+    mcts.search(state, evaluate, sims)  # warm-up
     sync()
     calls, t0 = 0, time.perf_counter()
     while calls == 0 or time.perf_counter() - t0 < seconds:
-        mcts.search(cur, mask, evaluate, sims)
+        mcts.search(state, evaluate, sims)
         sync()
         calls += 1
     elapsed = time.perf_counter() - t0

@@ -339,3 +339,27 @@ def random_rollout(cur, mask, steps: int, g: Geometry, seed: int):
     finished = np.empty(cur.shape[0], dtype=np.int64)
     kernels_for(g).random_rollout(cur, mask, steps, _seed(seed), finished)
     return finished
+
+
+def _build_search_rules(rows: int, cols: int, board: int):
+    """The per-game njit rules the generic search (``kernels.mcts_numba``) takes: a node's words
+    are ``(cur, mask)`` (``words[i, s, 0]``, ``words[i, s, 1]``)."""
+
+    @njit(inline="always")
+    def play(words, i, src, dst, a):
+        c, m, r, d, _ = play_one(words[i, src, 0], words[i, src, 1], a, rows, cols, board)
+        words[i, dst, 0] = c
+        words[i, dst, 1] = m
+        return r, d
+
+    @njit(inline="always")
+    def is_legal_at(words, i, s, a):
+        return is_legal(words[i, s, 1], a, rows, cols)
+
+    return play, is_legal_at
+
+
+@functools.cache
+def search_rules(g: Geometry):
+    """``(play, is_legal)`` of board size ``g`` for ``src.games.protocol.NumbaRules`` (built once per process)."""
+    return _build_search_rules(g.rows, g.cols, g.board)

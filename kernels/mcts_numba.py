@@ -2,9 +2,10 @@
 
 The search is defined in ``docs/mcts.md``; ``kernels.mcts_torch`` has the same names, the same
 tree arrays and the same arithmetic (float64, same operation order), so both give the same
-visit counts. Bit layout from ``kernels.geometry``. As in ``kernels.connect4_numba``, each
-board size gets its own compiled kernels with rows/cols as constants, the per-game helpers
-are module-level (so the disk cache hits), and compilation is cached on disk.
+visit counts. The search names no game: it runs on a game's per-game njit rules
+(``src.games.protocol.NumbaRules``: ``play``, ``is_legal``), which read and write a node's ``W``
+state words in the tree array ``words`` int64 [n, S+1, W] in place; each game's kernels are
+compiled once and cached on disk (see ``token_of``).
 
 The network is not called here: ``select_leaves`` descends every tree to a leaf and creates
 the leaf's node, the caller evaluates the leaves, ``expand_and_backup`` stores the leaves'
@@ -13,63 +14,147 @@ any, in slot ``k + 1``; slot 0 is the root.
 """
 from __future__ import annotations
 
-import functools
-
+import zlib
 from types import SimpleNamespace
 
 import numpy as np
-from numba import njit, prange
-
-from kernels.connect4_numba import play_one
-from kernels.geometry import Geometry
+from numba import literally, njit, prange, types
+from numba.extending import overload
 
 
-def init_tree(n: int, simulations: int, g: Geometry, cur, mask) -> SimpleNamespace:
+def init_tree(n: int, simulations: int, rules, root_words) -> SimpleNamespace:
     """Preallocated tree arrays of ``n`` games for ``simulations`` simulations, roots at
-    ``cur``/``mask`` (int64 [n]); the root priors are set by ``set_root``.
+    ``root_words`` (int64 [n, W]); the root priors are set by ``set_root``.
 
-    node_cur, node_mask int64 [n, S+1]; children int32 [n, S+1, A] (-1: no node yet);
-    prior float64, visits int32, wsum float64 [n, S+1, A]; terminal bool, node_value float64
-    [n, S+1] (a terminal node's exact value for its player to move). Per simulation scratch:
-    path_node, path_action int64 [n, D] (D = the deepest descent possible), depth int64 [n]
-    (edges on the path, 0 when the game is not searched), leaf_node int64 [n], needs_net bool [n].
+    words int64 [n, S+1, W] (each node's position); children int32 [n, S+1, A] (-1: no node
+    yet); prior float64, visits int32, wsum float64 [n, S+1, A]; terminal bool, node_value
+    float64 [n, S+1] (a terminal node's exact value for its player to move). Per simulation
+    scratch: path_node, path_action int64 [n, D] (D = the deepest descent possible), depth
+    int64 [n] (edges on the path, 0 when the game is not searched), leaf_node int64 [n],
+    needs_net bool [n], leaf_words int64 [n, W].
     """
-    s1, a = simulations + 1, g.cols
-    d = max(1, min(simulations, g.rows * g.cols))
+    s1, a, w = simulations + 1, rules.num_actions, rules.num_words
+    d = max(1, min(simulations, rules.max_plies))
     t = SimpleNamespace(
-        node_cur=np.zeros((n, s1), np.int64), node_mask=np.zeros((n, s1), np.int64),
+        words=np.zeros((n, s1, w), np.int64),
         children=np.full((n, s1, a), -1, np.int32), prior=np.zeros((n, s1, a), np.float64),
         visits=np.zeros((n, s1, a), np.int32), wsum=np.zeros((n, s1, a), np.float64),
         terminal=np.zeros((n, s1), np.bool_), node_value=np.zeros((n, s1), np.float64),
         path_node=np.zeros((n, d), np.int64), path_action=np.zeros((n, d), np.int64),
         depth=np.zeros(n, np.int64), leaf_node=np.zeros(n, np.int64), needs_net=np.zeros(n, np.bool_),
-        leaf_cur=np.zeros(n, np.int64), leaf_mask=np.zeros(n, np.int64),
+        leaf_words=np.zeros((n, w), np.int64),
     )
-    t.node_cur[:, 0] = cur
-    t.node_mask[:, 0] = mask
+    t.words[:, 0, :] = root_words
     return t
 
 
 def set_root(tree: SimpleNamespace, prior) -> None:
-    """Expand the roots with ``prior`` float64 [n, A] (0 on illegal columns)."""
+    """Expand the roots with ``prior`` float64 [n, A] (0 on illegal actions)."""
     tree.prior[:, 0, :] = prior
 
 
+# The kernels are module-level and disk-cached (``cache=True``) although they take the game's
+# rules: a game is a *literal* integer token (``literally``), and the calls into its rules are
+# ``overload``s that look the token up in ``_RULES`` at typing time. Each game thus gets its own
+# compiled (and cached) specialisation, and a fresh process loads it instead of compiling.
+# (As before, numba checks only this file's timestamp: after changing a game's njit rules, clear
+# kernels/__pycache__/mcts_numba.* .)
+_RULES: dict[int, object] = {}
+
+
+def token_of(rules) -> int:
+    """The literal token of ``rules`` (registered on first use): a hash of ``rules.key``, the
+    same in every process, so the cached kernels of a game are found again."""
+    key = rules.key or _default_key(rules)
+    token = zlib.crc32(key.encode()) & 0x7FFFFFFF
+    known = _RULES.setdefault(token, rules)
+    if known is not rules and (known.key or _default_key(known)) != key:
+        raise ValueError(f"search-rules keys {known.key!r} and {key!r} collide")
+    return token
+
+
+def _default_key(rules) -> str:
+    f = getattr(rules.play, "py_func", rules.play)
+    return f"{f.__module__}.{f.__qualname__}:{rules.num_actions}:{rules.num_words}:{rules.max_plies}"
+
+
+def _rules(token):
+    return _RULES[token.literal_value] if isinstance(token, types.IntegerLiteral) else None
+
+
+def rule_play(token, words, i, src, dst, a):
+    raise NotImplementedError  # numba only (see the overload)
+
+
+def rule_is_legal(token, words, i, s, a):
+    raise NotImplementedError
+
+
+def rule_num_actions(token):
+    raise NotImplementedError
+
+
+def rule_num_words(token):
+    raise NotImplementedError
+
+
+@overload(rule_play, inline="always")
+def _ov_play(token, words, i, src, dst, a):
+    rules = _rules(token)
+    if rules is None:
+        return None
+    play = rules.play
+
+    def impl(token, words, i, src, dst, a):
+        return play(words, i, src, dst, a)
+    return impl
+
+
+@overload(rule_is_legal, inline="always")
+def _ov_is_legal(token, words, i, s, a):
+    rules = _rules(token)
+    if rules is None:
+        return None
+    is_legal = rules.is_legal
+
+    def impl(token, words, i, s, a):
+        return is_legal(words, i, s, a)
+    return impl
+
+
+@overload(rule_num_actions, inline="always")
+def _ov_num_actions(token):
+    rules = _rules(token)
+    if rules is None:
+        return None
+    n = rules.num_actions
+    return lambda token: n
+
+
+@overload(rule_num_words, inline="always")
+def _ov_num_words(token):
+    rules = _rules(token)
+    if rules is None:
+        return None
+    n = rules.num_words
+    return lambda token: n
+
+
 @njit(inline="always", cache=True)
-def _best_column(prior, visits, wsum, i, node, mask, c_puct, fpu, rows, cols):
-    """PUCT argmax over the legal columns of one node, lowest index on ties (-1: none legal).
+def best_action(token, prior, visits, wsum, words, i, node, c_puct, fpu):
+    """PUCT argmax over the legal actions of one node, lowest index on ties (-1: none legal).
 
     Same operations in the same order as ``kernels.mcts_torch.select_leaves``:
     ``q + c_puct * p * sqrt(1 + sum N) / (1 + N)`` in float64."""
-    h = rows + 1
+    num_actions = rule_num_actions(token)
     nsum = np.int64(0)
-    for a in range(cols):
+    for a in range(num_actions):
         nsum += visits[i, node, a]
     root_term = np.sqrt(np.float64(1 + nsum))
     best = -1
     best_score = -np.inf
-    for a in range(cols):
-        if ((mask >> (a * h + rows - 1)) & 1) != 0:
+    for a in range(num_actions):
+        if not rule_is_legal(token, words, i, node, a):
             continue
         n = visits[i, node, a]
         q = wsum[i, node, a] / n if n > 0 else fpu
@@ -80,100 +165,111 @@ def _best_column(prior, visits, wsum, i, node, mask, c_puct, fpu, rows, cols):
 
 
 @njit(inline="always", cache=True)
-def _any_legal(mask, rows, cols):
-    h = rows + 1
-    for a in range(cols):
-        if ((mask >> (a * h + rows - 1)) & 1) == 0:
+def any_legal(token, words, i, node):
+    for a in range(rule_num_actions(token)):
+        if rule_is_legal(token, words, i, node, a):
             return True
     return False
 
 
-def _build(rows: int, cols: int, board: int):
-    """Compile the kernels of one board size (rows, cols and board are constants inside)."""
-
-    @njit(parallel=True, cache=True)
-    def select(k, c_puct, fpu, node_cur, node_mask, children, prior, visits, wsum, terminal, node_value,
-               path_node, path_action, depth, leaf_node, needs_net, leaf_cur, leaf_mask):
-        new = k + 1
-        for i in prange(node_cur.shape[0]):
-            depth[i] = 0
-            leaf_node[i] = -1
-            needs_net[i] = False
-            leaf_cur[i] = node_cur[i, 0]
-            leaf_mask[i] = node_mask[i, 0]
-            if not _any_legal(node_mask[i, 0], rows, cols):
-                continue  # a root with no legal move is not searched
-            node = np.int64(0)
-            d = 0
-            while True:
-                a = _best_column(prior, visits, wsum, i, node, node_mask[i, node], c_puct, fpu, rows, cols)
-                path_node[i, d] = node
-                path_action[i, d] = a
-                d += 1
-                child = np.int64(children[i, node, a])
-                if child < 0:  # the leaf is a new node: create it; the network expands it later
-                    c, m, r, done, _ = play_one(node_cur[i, node], node_mask[i, node], a, rows, cols, board)
-                    node_cur[i, new] = c
-                    node_mask[i, new] = m
-                    terminal[i, new] = done
-                    node_value[i, new] = -1.0 if r > 0 else 0.0  # won into: the player to move lost
-                    children[i, node, a] = new
-                    leaf_node[i] = new
-                    needs_net[i] = not done
-                    break
-                if terminal[i, child]:
-                    leaf_node[i] = child
-                    break
-                node = child
-            depth[i] = d
-            leaf_cur[i] = node_cur[i, leaf_node[i]]
-            leaf_mask[i] = node_mask[i, leaf_node[i]]
-
-    @njit(parallel=True, cache=True)
-    def backup(leaf_prior, leaf_value, prior, visits, wsum, node_value, path_node, path_action, depth,
-               leaf_node, needs_net):
-        for i in prange(depth.shape[0]):
-            if depth[i] == 0:
-                continue
-            leaf = leaf_node[i]
-            if needs_net[i]:
-                for a in range(cols):
-                    prior[i, leaf, a] = leaf_prior[i, a]
-                v = np.float64(leaf_value[i])
-            else:
-                v = node_value[i, leaf]
-            for d in range(depth[i] - 1, -1, -1):  # the edge into a child of value v gets W += -v
-                s = path_node[i, d]
-                a = path_action[i, d]
-                visits[i, s, a] += 1
-                wsum[i, s, a] += -v
-                v = -v
-
-    return SimpleNamespace(select=select, backup=backup)
+@njit(parallel=True, cache=True)
+def select(token, k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
+           path_node, path_action, depth, leaf_node, needs_net, leaf_words):
+    literally(token)
+    num_words = rule_num_words(token)
+    new = k + 1
+    for i in prange(words.shape[0]):
+        depth[i] = 0
+        leaf_node[i] = -1
+        needs_net[i] = False
+        for j in range(num_words):
+            leaf_words[i, j] = words[i, 0, j]
+        if not any_legal(token, words, i, 0):
+            continue  # a root with no legal move is not searched
+        node = np.int64(0)
+        d = 0
+        while True:
+            a = best_action(token, prior, visits, wsum, words, i, node, c_puct, fpu)
+            path_node[i, d] = node
+            path_action[i, d] = a
+            d += 1
+            child = np.int64(children[i, node, a])
+            if child < 0:  # the leaf is a new node: create it; the network expands it later
+                r, done = rule_play(token, words, i, node, new, np.int64(a))
+                terminal[i, new] = done
+                # a finished position's value for its side to move is -reward (of the move into it)
+                node_value[i, new] = np.float64(0.0) - np.float64(r) if done else 0.0
+                children[i, node, a] = new
+                leaf_node[i] = new
+                needs_net[i] = not done
+                break
+            if terminal[i, child]:
+                leaf_node[i] = child
+                break
+            node = child
+        depth[i] = d
+        for j in range(num_words):
+            leaf_words[i, j] = words[i, leaf_node[i], j]
 
 
-@functools.cache
-def kernels_for(g: Geometry) -> SimpleNamespace:
-    """The compiled search kernels of board size ``g`` (built once per process, cached on disk)."""
-    return _build(g.rows, g.cols, g.board)
+@njit(parallel=True, cache=True)
+def backup(token, leaf_prior, leaf_value, prior, visits, wsum, node_value, path_node, path_action, depth,
+           leaf_node, needs_net):
+    literally(token)
+    num_actions = rule_num_actions(token)
+    for i in prange(depth.shape[0]):
+        if depth[i] == 0:
+            continue
+        leaf = leaf_node[i]
+        if needs_net[i]:
+            for a in range(num_actions):
+                prior[i, leaf, a] = leaf_prior[i, a]
+            v = np.float64(leaf_value[i])
+        else:
+            v = node_value[i, leaf]
+        for d in range(depth[i] - 1, -1, -1):  # the edge into a child of value v gets W += -v
+            s = path_node[i, d]
+            a = path_action[i, d]
+            visits[i, s, a] += 1
+            wsum[i, s, a] += -v
+            v = -v
 
 
-def select_leaves(tree: SimpleNamespace, k: int, g: Geometry, c_puct: float, fpu: float):
+_ENTRY: dict = {}
+
+
+def _run(kernel, token: int, *args) -> None:
+    """``kernel(token, *args)`` with ``token`` as the literal it was compiled for. Calling the
+    dispatcher with a plain int would type the call again every time (a plain int matches no
+    compiled signature, and ``literally`` then redirects), so after the first call (which
+    compiles or loads the specialisation) its compiled entry point is called directly."""
+    entry = _ENTRY.get((kernel, token))
+    if entry is not None:
+        entry(token, *args)
+        return
+    kernel(token, *args)
+    mine = [cres for sig, cres in kernel.overloads.items()
+            if isinstance(sig[0], types.IntegerLiteral) and sig[0].literal_value == token]
+    if len(mine) == 1:  # the tree arrays are always C-contiguous: one specialisation per game
+        _ENTRY[(kernel, token)] = mine[0].entry_point
+
+
+def select_leaves(tree: SimpleNamespace, k: int, rules, c_puct: float, fpu: float):
     """Simulation ``k``: descend every tree by PUCT to its leaf, creating the leaf's node in slot
-    ``k + 1`` when it is new. Returns ``(leaf_cur, leaf_mask, needs_net)``: int64 [n] positions
-    and bool [n], true where the leaf is new and not terminal (the network must evaluate it)."""
+    ``k + 1`` when it is new. Returns ``(leaf_words, needs_net)``: int64 [n, W] positions and
+    bool [n], true where the leaf is new and not terminal (the network must evaluate it)."""
     t = tree
-    kernels_for(g).select(np.int64(k), np.float64(c_puct), np.float64(fpu), t.node_cur, t.node_mask, t.children,
-                          t.prior, t.visits, t.wsum, t.terminal, t.node_value, t.path_node, t.path_action,
-                          t.depth, t.leaf_node, t.needs_net, t.leaf_cur, t.leaf_mask)
-    return t.leaf_cur, t.leaf_mask, t.needs_net
+    _run(select, token_of(rules), np.int64(k), np.float64(c_puct), np.float64(fpu), t.words, t.children,
+         t.prior, t.visits, t.wsum, t.terminal, t.node_value, t.path_node, t.path_action,
+         t.depth, t.leaf_node, t.needs_net, t.leaf_words)
+    return t.leaf_words, t.needs_net
 
 
-def expand_and_backup(tree: SimpleNamespace, k: int, g: Geometry, leaf_prior, leaf_value) -> None:
+def expand_and_backup(tree: SimpleNamespace, k: int, rules, leaf_prior, leaf_value) -> None:
     """Simulation ``k``: expand the leaves that needed the network with ``leaf_prior`` float64
     [n, A] and back up ``leaf_value`` (float [n], used where ``needs_net``) or the terminal
     leaves' exact values along each game's path (negamax)."""
     t = tree
-    kernels_for(g).backup(np.ascontiguousarray(leaf_prior, np.float64), np.ascontiguousarray(leaf_value, np.float64),
-                          t.prior, t.visits, t.wsum, t.node_value, t.path_node, t.path_action, t.depth,
-                          t.leaf_node, t.needs_net)
+    _run(backup, token_of(rules), np.ascontiguousarray(leaf_prior, np.float64),
+         np.ascontiguousarray(leaf_value, np.float64), t.prior, t.visits, t.wsum, t.node_value, t.path_node,
+         t.path_action, t.depth, t.leaf_node, t.needs_net)

@@ -1,9 +1,10 @@
 """Batched PUCT tree search steps in torch: one tree per game, tensor ops only, any device.
 
 The search is defined in ``docs/mcts.md``; same names, tree arrays and arithmetic (float64,
-same operation order) as ``kernels.mcts_numba``, so both give the same visit counts. Nothing
-here synchronises with the host: the descent of simulation ``k`` runs a fixed
-``min(k + 1, rows * cols)`` steps (a tree holds ``k + 1`` nodes then, so no path is longer),
+same operation order) as ``kernels.mcts_numba``, so both give the same visit counts. The game's
+rules come in as a ``Game`` (``src.games.protocol``: ``play``, ``legal_mask``, ``max_plies``), the
+tree holds its state words. Nothing here synchronises with the host: the descent of simulation
+``k`` runs a fixed ``min(k + 1, max_plies)`` steps (a tree holds ``k + 1`` nodes then, so no path is longer),
 each game masked once its leaf is found, and the backup of every path is one scatter.
 
 Also here, because both backends share them: ``priors`` (masked softmax of the network's
@@ -16,48 +17,47 @@ from types import SimpleNamespace
 
 import torch
 
-from kernels import connect4_torch as kt
-from kernels.geometry import Geometry
 
-
-def init_tree(n: int, simulations: int, g: Geometry, cur: torch.Tensor, mask: torch.Tensor) -> SimpleNamespace:
-    """Preallocated tree arrays on ``cur.device``; see ``kernels.mcts_numba.init_tree``."""
-    s1, a = simulations + 1, g.cols
-    d = max(1, min(simulations, g.rows * g.cols))
-    dev = cur.device
+def init_tree(n: int, simulations: int, game, root_words: torch.Tensor) -> SimpleNamespace:
+    """Preallocated tree arrays on ``root_words.device`` (int64 [n, W]); see
+    ``kernels.mcts_numba.init_tree``. ``game`` is the ``Game`` whose rules the search follows."""
+    s1, a, w = simulations + 1, game.num_actions, root_words.shape[1]
+    d = max(1, min(simulations, game.max_plies))
+    dev = root_words.device
 
     def z(shape, dtype):
         return torch.zeros(shape, dtype=dtype, device=dev)
 
     t = SimpleNamespace(
-        node_cur=z((n, s1), torch.int64), node_mask=z((n, s1), torch.int64),
+        words=z((n, s1, w), torch.int64),
         children=torch.full((n, s1, a), -1, dtype=torch.int32, device=dev), prior=z((n, s1, a), torch.float64),
         visits=z((n, s1, a), torch.int32), wsum=z((n, s1, a), torch.float64),
         terminal=z((n, s1), torch.bool), node_value=z((n, s1), torch.float64),
         path_node=z((n, d), torch.int64), path_action=z((n, d), torch.int64),
         depth=z(n, torch.int64), leaf_node=z(n, torch.int64), needs_net=z(n, torch.bool),
-        leaf_cur=z(n, torch.int64), leaf_mask=z(n, torch.int64),
+        leaf_words=z((n, w), torch.int64),
         games=torch.arange(n, device=dev),
     )
-    t.node_cur[:, 0] = cur
-    t.node_mask[:, 0] = mask
+    t.words[:, 0, :] = root_words
     return t
 
 
 def set_root(tree: SimpleNamespace, prior: torch.Tensor) -> None:
-    """Expand the roots with ``prior`` float64 [n, A] (0 on illegal columns)."""
+    """Expand the roots with ``prior`` float64 [n, A] (0 on illegal actions)."""
     tree.prior[:, 0, :] = prior
 
 
-def select_leaves(tree: SimpleNamespace, k: int, g: Geometry, c_puct: float, fpu: float):
-    """See ``kernels.mcts_numba.select_leaves``: returns ``(leaf_cur, leaf_mask, needs_net)``."""
+def select_leaves(tree: SimpleNamespace, k: int, game, c_puct: float, fpu: float):
+    """See ``kernels.mcts_numba.select_leaves``: returns ``(leaf_words, needs_net)``; the moves
+    are ``game.play``, legality ``game.legal_mask`` (on the ``game.State`` of the tree's words)."""
     t = tree
     games = t.games
+    state_of = lambda w: game.State(*w.unbind(1))  # noqa: E731  int64 [n, W] -> the game's State
     node = torch.zeros_like(t.depth)
-    going = kt.legal_mask(t.node_mask[:, 0], g).any(dim=1)  # a root with no legal move is not searched
+    going = game.legal_mask(state_of(t.words[:, 0])).any(dim=1)  # a root with no legal move is not searched
     depth = torch.zeros_like(t.depth)
-    for d in range(min(k + 1, g.rows * g.cols)):
-        legal = kt.legal_mask(t.node_mask[games, node], g)
+    for d in range(min(k + 1, game.max_plies)):
+        legal = game.legal_mask(state_of(t.words[games, node]))
         p, n, w = t.prior[games, node], t.visits[games, node], t.wsum[games, node]
         nf = n.to(torch.float64)
         q = torch.where(n > 0, w / nf, fpu)
@@ -79,11 +79,11 @@ def select_leaves(tree: SimpleNamespace, k: int, g: Geometry, c_puct: float, fpu
     child = torch.where(searched, t.children[games, parent, action].long(), -1)
     new_leaf = searched & (child < 0)
     new = k + 1
-    cur, mask, reward, done, _ = kt.play(t.node_cur[games, parent], t.node_mask[games, parent], action, None, g)
-    t.node_cur[:, new] = cur
-    t.node_mask[:, new] = mask
+    nxt, reward, done, _ = game.play(state_of(t.words[games, parent]), action, None)
+    t.words[:, new, :] = torch.stack(tuple(nxt), dim=1)
     t.terminal[:, new] = new_leaf & done
-    t.node_value[:, new] = torch.where(reward > 0, -1.0, 0.0).to(torch.float64)  # won into: the mover lost
+    # a finished position's value for its side to move is -reward (of the move into it)
+    t.node_value[:, new] = torch.where(done, 0.0 - reward.to(torch.float64), 0.0)
     old = t.children[games, parent, action]
     t.children[games, parent, action] = torch.where(new_leaf, new, old.long()).to(torch.int32)
     leaf = torch.where(new_leaf, new, torch.where(searched, child, -1))
@@ -91,12 +91,11 @@ def select_leaves(tree: SimpleNamespace, k: int, g: Geometry, c_puct: float, fpu
     t.leaf_node.copy_(leaf)
     t.needs_net.copy_(new_leaf & ~done)
     at = leaf.clamp(min=0)
-    t.leaf_cur.copy_(t.node_cur[games, at])
-    t.leaf_mask.copy_(t.node_mask[games, at])
-    return t.leaf_cur, t.leaf_mask, t.needs_net
+    t.leaf_words.copy_(t.words[games, at])
+    return t.leaf_words, t.needs_net
 
 
-def expand_and_backup(tree: SimpleNamespace, k: int, g: Geometry, leaf_prior: torch.Tensor,
+def expand_and_backup(tree: SimpleNamespace, k: int, game, leaf_prior: torch.Tensor,
                       leaf_value: torch.Tensor) -> None:
     """See ``kernels.mcts_numba.expand_and_backup``."""
     t = tree

@@ -85,7 +85,12 @@ def agent_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu", simula
         if isinstance(simulations, bool) or not isinstance(simulations, int) or simulations < 0:
             raise CheckpointError(f"simulations must be a non-negative integer, got {simulations!r}")
         extra["simulations"] = simulations
-    agent = cls(params, tuple(ckpt["observation_shape"]), ckpt["num_actions"], device=device, seed=0, **extra)
+    from src.games import rules_for
+
+    # the game the agent plays: the one the checkpoint records (older ones: the default game of its shape)
+    game = rules_for(ckpt.get("game"), tuple(ckpt["observation_shape"]), torch.device(device), "torch")
+    agent = cls(params, tuple(ckpt["observation_shape"]), ckpt["num_actions"], device=device, seed=0, game=game,
+                **extra)
     agent.load_state_dict(_to_device(ckpt["state"], torch.device(device)))
     return agent
 

@@ -10,12 +10,11 @@ import copy
 import torch
 import torch.nn.functional as F
 
-from kernels import connect4_torch as kt
-from kernels.geometry import Geometry
 from src.agents.common import checkpoint_dict, gradient_step, restore_generator
 from src.agents.networks import QNetwork
 from src.config.checks import positive_int_list, torch_device
 from src.config.schema import Field, Schema
+from src.games import rules_for
 from src.games.backends import seeded_generator
 
 CHECKPOINT_FORMAT = "c4engine.dqn/1"
@@ -36,7 +35,8 @@ DQN_PARAMS = Schema({
                       "each side's four-completing cells)", choices=("planes", "threats")),
     "conv_channels": Field("list", [], "channels of 3x3 conv layers before the dense layers (empty: MLP)", check=positive_int_list),
     "n_step": Field("int", 1, "n-step returns: follow each sampled game n agent moves before bootstrapping", min=1, max=64),
-    "mirror_augment": Field("bool", True, "train on left-right mirrored copies of half of each minibatch"),
+    "mirror_augment": Field("bool", True, "augment each minibatch sample with one of the game's board symmetries, drawn "
+                            "uniformly (Connect4: the left-right mirror on half of them)"),
     "double_dqn": Field("bool", True, "Double-DQN targets (online argmax, target value)"),
     "huber_delta": Field("float", 1.0, "Huber loss threshold", gt=0),
     "max_grad_norm": Field("float", 10.0, "gradient-norm clip (null: none)", gt=0, nullable=True),
@@ -83,7 +83,9 @@ class DQNAgent:
     CHECKPOINT_FORMAT = CHECKPOINT_FORMAT
 
     def __init__(self, params: dict, observation_shape: tuple[int, int, int], num_actions: int,
-                 device: torch.device | str = "cpu", seed: int | None = None):
+                 device: torch.device | str = "cpu", seed: int | None = None, game=None):
+        """``game``: the ``Game`` (``src.games.protocol``) it plays, for encoding states; None: the
+        default game of ``observation_shape`` on ``device`` (torch backend)."""
         self.params = dict(params)
         self.observation_shape = tuple(observation_shape)
         self.num_actions = num_actions
@@ -102,15 +104,13 @@ class DQNAgent:
         self.trained = self.online
         self.num_updates = 0
         self.features = params.get("features", "planes")
-        self.geometry = Geometry(self.observation_shape[1], self.observation_shape[2])
+        self.game = game if game is not None else rules_for(None, self.observation_shape, self.device, "torch")
         self._loss = torch.compile(self.loss, dynamic=False) if params.get("compile") else self.loss
 
-    def encode(self, cur: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The network input for positions given as bitboards (int64 [N], side to move):
-        float32 [N, 2 or 5, rows, cols] on the agent's device."""
-        if self.features == "threats":
-            return kt.feature_planes(cur, mask, self.geometry)
-        return kt.to_planes(cur, mask, self.geometry)
+    def encode(self, *words: torch.Tensor) -> torch.Tensor:
+        """The network input of positions given as the game's state words (``encode(*state)``,
+        int64 [N] each, side to move): float32 [N, C, H, W] (``Game.encode`` of ``features``)."""
+        return self.game.encode(self.game.State(*words), self.features)
 
     # -- acting ---------------------------------------------------------------------------
     @torch.no_grad()
@@ -119,11 +119,11 @@ class DQNAgent:
         return self.online(obs.to(self.device, torch.float32))
 
     @torch.no_grad()
-    def greedy_moves(self, net, cur: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """int64 [N]: the best legal column by ``net``'s Q-values (``online`` or a frozen copy of
-        it, as the pool's snapshots are), for positions given as bitboards."""
-        q = net(self.encode(cur, mask))
-        return q.masked_fill(~kt.legal_mask(mask, self.geometry), float("-inf")).argmax(dim=1)
+    def greedy_moves(self, net, state) -> torch.Tensor:
+        """int64 [N]: the best legal action by ``net``'s Q-values (``online`` or a frozen copy of
+        it, as the pool's snapshots are), for positions given as the game's ``State``."""
+        q = net(self.encode(*state))
+        return q.masked_fill(~self.game.legal_mask(state), float("-inf")).argmax(dim=1)
 
     def action_values(self, obs: torch.Tensor, legal_mask: torch.Tensor) -> torch.Tensor:
         """float32 [N, num_actions]: the agent's value of each column (its Q-values), as ``play

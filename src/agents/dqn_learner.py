@@ -2,8 +2,9 @@
 
 Per batch step: the transitions go into the ring (bitboards, compact); each of
 ``updates_per_step`` updates samples a minibatch (n-step when ``n_step > 1``), encodes the
-bitboards as network input (planes or threat features), mirrors a random half, and takes one
-Double-DQN gradient step. Everything before the gradient step is ``src.agents.minibatch``: one
+positions as network input (``Game.encode``: planes, or Connect4's threat features), applies a
+random board symmetry per sample (Connect4: mirrors a random half), and takes one Double-DQN
+gradient step. Everything before the gradient step is ``src.agents.minibatch``: one
 numba pass on the CPU, tensor ops on other devices, the same results and random draws either
 way. Loss and mean Q stay on the device until status is written.
 """
@@ -14,27 +15,31 @@ import torch
 from src.agents.dqn import DQNAgent
 from src.agents.minibatch import make_minibatch
 from src.agents.replay import ReplayBuffer
+from src.games.protocol import draw_symmetries
 
 
 class DQNLearner:
     def __init__(self, params: dict, game, device: torch.device, agent_seed: int | None, replay_seed: int | None):
+        """``game``: the batched env (``src.games.env.BatchedGame``); its ``game`` gives the rules."""
         self.params = params
-        self.game = game
+        self.env, self.game = game, game.game
         self.device = device
-        self.agent = DQNAgent(params, game.observation_shape, game.num_actions, device, seed=agent_seed)
-        self.replay = ReplayBuffer(params["replay_buffer_size"], device, seed=replay_seed)
-        # network input from bitboards: the env's planes, or the agent's 'threats' features
-        self.encode = self.agent.encode if self.agent.features == "threats" else game.ops.to_planes
+        self.agent = DQNAgent(params, game.observation_shape, game.num_actions, device, seed=agent_seed,
+                              game=self.game)
+        self.replay = ReplayBuffer(params["replay_buffer_size"], device, seed=replay_seed,
+                                   state_fields=self.game.State._fields)
+        # network input from the game's state words (``encode(*state)``): planes or the game's own features
+        self.encode = self.agent.encode
         self.mirror, self.n_step = params["mirror_augment"], params["n_step"]
-        self.minibatch = make_minibatch(self.replay, game, self.agent, self.encode)  # numba on the CPU, torch elsewhere
+        self.minibatch = make_minibatch(self.replay, self.game, self.agent, self.encode)  # fused where the game has one
         self.num_envs = game.num_envs
         self.loss_sum = torch.zeros((), dtype=torch.float32, device=device)
         self.q_sum = torch.zeros((), dtype=torch.float32, device=device)
         self.loss_count = 0
 
     # -- the Learner protocol ---------------------------------------------------------------
-    def act(self, cur, mask, legal, deterministic: bool) -> torch.Tensor:
-        return self.agent.act(self.encode(cur, mask), legal, deterministic)
+    def act(self, state, legal, deterministic: bool) -> torch.Tensor:
+        return self.agent.act(self.encode(*state), legal, deterministic)
 
     def observe(self, batch: dict) -> None:
         self.replay.add(batch)
@@ -87,12 +92,12 @@ class DQNLearner:
     def _update(self, batch_size: int) -> None:
         n = self.n_step if self.n_step > 1 and len(self.replay) > (self.n_step - 1) * self.num_envs else 1
         idx = self.replay.sample_indices(batch_size, n, self.num_envs)
-        # mirror a random half: Connect4 is symmetric under reflecting the columns, so each
-        # sample teaches both (positions, action and next legal moves are reflected)
-        flip = None
+        # a random board symmetry per sample (Connect4: the mirror on a random half), so each
+        # sample teaches its images too (positions, action and next legal moves transformed)
+        sym = None
         if self.mirror:
-            flip = torch.rand((batch_size,), device=self.device, generator=self.replay.generator) < 0.5
-        b = self.minibatch(idx, n, self.num_envs, flip)
+            sym = draw_symmetries(batch_size, len(self.game.symmetries), self.device, self.replay.generator)
+        b = self.minibatch(idx, n, self.num_envs, sym)
         loss = self.agent.update(b.obs, b.action, b.reward, b.done, b.next_obs, b.next_legal, b.discount)
         self.loss_sum += loss
         self.q_sum += self.agent.last_q_mean

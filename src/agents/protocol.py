@@ -4,7 +4,7 @@
   ``evaluate`` and the pool's opponents use.
 * ``Learner`` — an agent being trained: what ``Trainer.train`` calls once per batch step.
   It owns everything its algorithm needs beyond the shared loop (the agent, its replay
-  ring, how it turns bitboards into network input, its loss statistics).
+  ring, how it turns the game's states into network input, its loss statistics).
 
 The registry (``src.agents.AGENTS``) maps ``agent.id`` to both classes and the params schema.
 """
@@ -19,7 +19,7 @@ class Agent(Protocol):
     agent_id: ClassVar[str]
 
     def act(self, obs: torch.Tensor, legal_mask: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
-        """obs float32 [N, 2, rows, cols] (plane 0 side to move), legal_mask bool [N, cols] -> int64 [N]."""
+        """obs float32 [N, *observation_shape] (plane 0 side to move), legal_mask bool [N, A] -> int64 [N]."""
         ...
 
     def state_dict(self) -> dict:
@@ -39,8 +39,9 @@ class Learner(Protocol):
 
     agent: Agent
 
-    def act(self, cur: torch.Tensor, mask: torch.Tensor, legal: torch.Tensor, deterministic: bool) -> torch.Tensor:
-        """Training-time moves for positions given as bitboards (int64 [N]) -> int64 [N]."""
+    def act(self, state, legal: torch.Tensor, deterministic: bool) -> torch.Tensor:
+        """Training-time moves for positions given as the game's ``State`` (``src.games.protocol``),
+        legal bool [N, A] -> int64 [N]."""
         ...
 
     def observe(self, batch: dict[str, torch.Tensor]) -> None:

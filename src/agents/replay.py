@@ -1,7 +1,8 @@
-"""Replay ring on the agent's device, storing positions as bitboards (compact form).
+"""Replay ring on the agent's device, storing positions as the game's state words (compact form).
 
-One transition is 2 + 2 int64 words (position and next position), an int8 action, an int8
-reward and a done flag: 35 bytes instead of 2 * 84 float32 planes. Writes and samples are
+One transition is the position's and the next position's state words (int64 each, one column
+per field of the game's ``State``, the next ones prefixed ``next_``), an int8 action, an int8
+reward and a done flag (Connect4: 35 bytes instead of 2 * 84 float32 planes). Writes and samples are
 tensor ops on whole batches; the write pointer and fill level are Python ints (they only
 depend on how many transitions were written), so nothing synchronises with the device.
 """
@@ -11,28 +12,46 @@ import torch
 
 from src.games.backends import seeded_generator
 
-FIELDS = {"cur": torch.int64, "mask": torch.int64, "action": torch.int8, "reward": torch.int8,
-          "done": torch.bool, "next_cur": torch.int64, "next_mask": torch.int64}
+TRANSITION_FIELDS = {"action": torch.int8, "reward": torch.int8, "done": torch.bool}
+
+
+def ring_fields(state_fields) -> dict[str, torch.dtype]:
+    """The ring's columns for a game whose ``State`` has ``state_fields``: the position's words,
+    action, reward, done and the next position's words (``next_`` + field)."""
+    return {**{f: torch.int64 for f in state_fields}, **TRANSITION_FIELDS,
+            **{f"next_{f}": torch.int64 for f in state_fields}}
 
 
 class ReplayBuffer:
-    def __init__(self, capacity: int, device: torch.device | str, seed: int | None = None):
+    def __init__(self, capacity: int, device: torch.device | str, seed: int | None = None,
+                 state_fields: tuple[str, ...] | None = None):
+        """``state_fields``: the game's ``State._fields``; None: taken from the first batch added
+        (its keys ``k`` that have a ``next_k``)."""
         self.capacity = int(capacity)
         self.device = torch.device(device)
-        self.storage = {k: torch.zeros(self.capacity, dtype=t, device=self.device) for k, t in FIELDS.items()}
+        self.storage = {}
+        if state_fields is not None:
+            self._allocate(state_fields)
         self.ptr = 0
         self.size = 0
         self.generator = seeded_generator(self.device, seed)
+
+    def _allocate(self, state_fields) -> None:
+        self.state_fields = tuple(state_fields)
+        self.fields = ring_fields(self.state_fields)
+        self.storage = {k: torch.zeros(self.capacity, dtype=t, device=self.device) for k, t in self.fields.items()}
 
     def __len__(self) -> int:
         return self.size
 
     def add(self, batch: dict[str, torch.Tensor]) -> None:
-        """Append a batch of transitions (each field of ``FIELDS`` [N], any dtype: stored in the
+        """Append a batch of transitions (each field of ``self.fields`` [N], any dtype: stored in the
         compact one; other keys are ignored); the oldest are overwritten when full."""
-        n = batch["cur"].shape[0]
+        if not self.storage:
+            self._allocate([k for k in batch if f"next_{k}" in batch])
+        n = batch["action"].shape[0]
         if n >= self.capacity:  # only the newest `capacity` transitions survive
-            batch = {k: batch[k][n - self.capacity:] for k in FIELDS}
+            batch = {k: batch[k][n - self.capacity:] for k in self.fields}
             n = self.capacity
         end = self.ptr + n
         if end <= self.capacity:
@@ -78,26 +97,26 @@ class ReplayBuffer:
         game order, so a game's next transition sits ``stride`` places later in the ring. A
         sample follows its game until ``n`` moves or the game's end. Returns the first position
         and action, the discounted reward sum ``reward`` (float32), ``done`` (the game ended
-        within those moves), the last ``next_cur``/``next_mask``, and ``discount`` = gamma **
+        within those moves), the last next position's words (``next_`` + field), and ``discount`` = gamma **
         moves used. This is the plain reference of ``kernels.minibatch_numba``.
         """
         batch_size = idx.shape[0]
         st = self.storage
-        out = {"cur": st["cur"][idx], "mask": st["mask"][idx], "action": st["action"][idx]}
+        nxt_keys = [f"next_{f}" for f in self.state_fields]
+        out = {**{f: st[f][idx] for f in self.state_fields}, "action": st["action"][idx]}
         reward = torch.zeros(batch_size, dtype=torch.float32, device=self.device)
         discount = torch.ones(batch_size, dtype=torch.float32, device=self.device)
         alive = torch.ones(batch_size, dtype=torch.bool, device=self.device)
         done = torch.zeros_like(alive)
-        next_cur, next_mask = st["next_cur"][idx], st["next_mask"][idx]
+        nxt = {k: st[k][idx] for k in nxt_keys}
         for k in range(n):
             i = (idx + k * stride) % self.capacity
             reward += torch.where(alive, discount * st["reward"][i].float(), 0.0)
-            next_cur = torch.where(alive, st["next_cur"][i], next_cur)
-            next_mask = torch.where(alive, st["next_mask"][i], next_mask)
+            nxt = {key: torch.where(alive, st[key][i], w) for key, w in nxt.items()}
             discount = torch.where(alive, discount * gamma, discount)
             done |= alive & st["done"][i]
             alive &= ~st["done"][i]
-        out.update(reward=reward, done=done, next_cur=next_cur, next_mask=next_mask, discount=discount)
+        out.update(reward=reward, done=done, discount=discount, **nxt)
         return out
 
     def state_dict(self) -> dict:
@@ -109,6 +128,8 @@ class ReplayBuffer:
 
     def load_state_dict(self, state: dict) -> None:
         self.ptr, self.size = state["ptr"], state["size"]
+        if not self.storage:
+            self._allocate([k for k in state["storage"] if f"next_{k}" in state["storage"]])
         for k, v in state["storage"].items():
             self.storage[k][: v.shape[0]] = v.to(self.device)
         self.generator.set_state(state["generator"])

@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from kernels.geometry import Geometry
     from src.agents import CheckpointError
+    from src.games import GAMES
     from src.cli.players import PlayerError, load_player
     from src.opponents import check_opponent_usable
     from src.seeding import child_seed
@@ -84,23 +84,35 @@ def main(argv: list[str] | None = None) -> int:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("--device", "CUDA is not available on this machine")
         player = load_player(args.player, device, seed=args.seed, simulations=args.simulations)
-        geometry = player.geometry
-        opponents = validate_eval_opponents(opponent_specs, "--opponents", Path("."), geometry) \
-            if opponent_specs else []
+        game = player.game
+        entry = GAMES[game.game_id]
+        opponents = validate_eval_opponents(opponent_specs, "--opponents", Path("."),
+                                            {"id": game.game_id, "params": game.params}) if opponent_specs else []
         for i, spec in enumerate(opponents):
             if not is_checkpoint_spec(spec):
-                check_opponent_usable(spec, geometry)
+                from src.opponents import parse_opponent_spec
+
+                if parse_opponent_spec(spec)[0] not in entry.opponents:
+                    raise ConfigError("--opponents", f"opponent {spec!r} does not play {game.game_id} "
+                                      f"(its opponents: {', '.join(entry.opponents)})")
+                check_opponent_usable(spec, game)
         if opponents:
             from src.config.memory import check_fits, game_bytes, tree_bytes
 
             sims = getattr(player.agent, "act_simulations", 0)  # a search agent's tree per game
-            per_game = game_bytes(geometry.rows, geometry.cols) + (tree_bytes(sims, geometry.cols) if sims else 0)
+            per_game = game_bytes(game) + (tree_bytes(sims, game) if sims else 0)
             # the games are played in two halves, one seat first in each
             check_fits(args.games, (per_game + 1) // 2, "--games", "games", str(device))
+        for flag, value, extra in (("--accuracy", args.accuracy, "accuracy"),
+                                   ("--perfect-games", args.perfect_games, "accuracy"),
+                                   ("--benchmark", args.benchmark, "accuracy"),
+                                   ("--opening-plies", args.opening_plies, "openings")):
+            if value and extra not in entry.extras:
+                raise ConfigError(flag, f"is Connect4's; game '{game.game_id}' has no such measure")
         if measures:
             from src.training.accuracy import check_accuracy_usable
 
-            check_accuracy_usable(geometry.rows, geometry.cols)
+            check_accuracy_usable(**game.params)
     except (CheckpointError, ConfigError, PlayerError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -110,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         from src.runs.show import format_accuracy
         from src.training.accuracy import measure, position_set
 
-        ps = position_set(args.accuracy, args.accuracy_seed, geometry)
+        ps = position_set(args.accuracy, args.accuracy_seed, game)  # Connect4 only (checked above)
         acc = measure(player.opponent, ps, device)
         print(f"accuracy on {ps.n} random positions (plies 4-24, seed {ps.seed}), judged by the perfect solver:")
         print("\n".join(format_accuracy(acc)))
@@ -118,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         from src.runs.show import format_perfect_games
         from src.training.evaluation import perfect_games
 
-        r = perfect_games(player.agent, geometry, device, args.perfect_games, child_seed(args.seed, "eval.perfect_games", 0))
+        r = perfect_games(player.agent, game, device, args.perfect_games, child_seed(args.seed, "eval.perfect_games", 0))
         print(f"{args.perfect_games} games against perfect from each seat (empty board; perfect breaks ties at random):")
         print("\n".join(format_perfect_games(r)))
     if args.benchmark:
@@ -133,12 +145,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(format_pons(r)))
     if opponents:
         cfg = {"eval": {"interval": 1, "games": args.games, "opponents": opponents, "deterministic": True}}
-        evaluator = Evaluator(cfg, geometry, device, seed=args.seed)
+        evaluator = Evaluator(cfg, game, device, seed=args.seed)
         opening = "" if not args.opening_plies else \
             f", each pair from its own {args.opening_plies}-ply random opening"
         print(f"{args.games} games per opponent (half with {player.kind} first{opening}):")
         for i, spec in enumerate(opponents):
-            r = play_games(player.agent, evaluator.make_opponent(spec, i), geometry, device, args.games,
+            r = play_games(player.agent, evaluator.make_opponent(spec, i), game, device, args.games,
                            seed=child_seed(args.seed, "eval.games", i), opening_plies=args.opening_plies)
             print(f"  {str(spec):<20} score {r['score']:.4f}  win {r['win']:.4f}  draw {r['draw']:.4f}  loss {r['loss']:.4f}")
     return 0

@@ -18,58 +18,43 @@ import torch
 DESCRIPTION = "Play Connect4 against a trained agent (or watch it play an opponent)."
 
 
-def render(cur: int, mask: int, rows: int, cols: int) -> str:
-    """The board as text: X = first player, O = second player, row 0 at the bottom."""
-    h = rows + 1
-    ply = bin(mask).count("1")
-    first = cur if ply % 2 == 0 else cur ^ mask
-    lines = []
-    for r in range(rows - 1, -1, -1):
-        cells = []
-        for c in range(cols):
-            bit = 1 << (c * h + r)
-            cells.append("." if not mask & bit else ("X" if first & bit else "O"))
-        lines.append(" " + " ".join(f"{x:>{len(str(c + 1))}}" for c, x in zip(range(cols), cells)))
-    lines.append(" " + " ".join(str(c + 1) for c in range(cols)))
-    return "\n".join(lines)
-
-
 def format_values(values, legal) -> str:
     return "  ".join(f"{c + 1}: {v:+.3f}" if ok else f"{c + 1}: -" for c, (v, ok) in enumerate(zip(values, legal)))
 
 
 class Game:
-    """One game on the batched engine with a batch of one (the engine's rules, not a copy)."""
+    """One game on the batched engine with a batch of one (the engine's rules through the
+    ``Game`` protocol, not a copy)."""
 
-    def __init__(self, geometry):
-        from src.games.backends import make_ops
-
-        self.g = geometry
-        self.ops = make_ops(geometry, torch.device("cpu"), "torch", 0)
-        self.cur = torch.zeros(1, dtype=torch.int64)
-        self.mask = torch.zeros(1, dtype=torch.int64)
+    def __init__(self, rules):
+        self.rules = rules.with_seed(0)
+        self.num_actions = rules.num_actions
+        self.max_plies = rules.max_plies
+        self.state = self.rules.init(1)
         self.moves = 0
 
     def legal(self) -> list[bool]:
-        return self.ops.legal_mask(self.mask)[0].tolist()
+        return self.rules.legal_mask(self.state)[0].tolist()
 
-    def play(self, col: int) -> tuple[bool, bool]:
-        """Play ``col`` for the side to move; returns (won, board full)."""
-        c, m, reward, done, _ = self.ops.play(self.cur, self.mask, torch.tensor([col]))
-        self.cur, self.mask = c, m
+    def legal_mask(self) -> torch.Tensor:
+        return self.rules.legal_mask(self.state)
+
+    def play(self, action: int) -> tuple[bool, bool]:
+        """Play ``action`` for the side to move; returns (won, drawn)."""
+        self.state, reward, done, _ = self.rules.play(self.state, torch.tensor([action]))
         self.moves += 1
         return bool(reward[0] > 0), bool(done[0]) and not bool(reward[0] > 0)
 
     def planes(self) -> torch.Tensor:
-        return self.ops.to_planes(self.cur, self.mask)
+        return self.rules.observe(self.state)
 
     def text(self) -> str:
-        return render(int(self.cur[0]), int(self.mask[0]), self.g.rows, self.g.cols)
+        return self.rules.render(self.state, 0)
 
 
 def ask_human(game: Game, inp: TextIO, out: TextIO) -> int | None:
     """The human's column (0-based), or None to quit. Re-prompts on anything else."""
-    cols = game.g.cols
+    cols = game.num_actions
     while True:
         out.write(f"your move (1-{cols}, q to quit): ")
         out.flush()
@@ -154,11 +139,11 @@ def main(argv: list[str] | None = None, inp: TextIO | None = None, out: TextIO |
         if args.simulations is not None:  # a search of one game: its tree must fit
             from src.config.memory import check_fits, tree_bytes
 
-            check_fits(args.simulations, tree_bytes(0, agent.geometry.cols), "--simulations", "simulations",
+            check_fits(args.simulations, tree_bytes(0, agent.game), "--simulations", "simulations",
                        "cpu", extra=1)
         other = None
         if args.opponent is not None:
-            other = load_player(args.opponent, device, seed=args.seed + 1, geometry=agent.geometry)
+            other = load_player(args.opponent, device, seed=args.seed + 1, game=agent.game)
     except (CheckpointError, PlayerError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -167,7 +152,7 @@ def main(argv: list[str] | None = None, inp: TextIO | None = None, out: TextIO |
         print(f"error: --show-values: {agent.kind} reports no values", file=sys.stderr)
         return 2
 
-    game = Game(agent.geometry)
+    game = Game(agent.game)
     agent_first = {"agent": True, "human": False}.get(args.first)
     if agent_first is None:
         agent_first = random.Random(args.seed).random() < 0.5
@@ -177,11 +162,11 @@ def main(argv: list[str] | None = None, inp: TextIO | None = None, out: TextIO |
     out.write(f"{agent.label} vs {'you' if other is None else other.label}\n")
     out.write(f"X = {x_name} (moves first), O = {o_name}\n\n{game.text()}\n")
 
-    for turn in range(game.g.rows * game.g.cols):
+    for turn in range(game.max_plies):
         agents_turn = (turn % 2 == 0) == agent_first
         mover = "X" if turn % 2 == 0 else "O"
         if agents_turn:
-            obs, legal = game.planes(), game.ops.legal_mask(game.mask)
+            obs, legal = game.planes(), game.legal_mask()
             if args.show_values:
                 out.write(f"agent values: {format_values(values_fn(obs, legal)[0].tolist(), legal[0].tolist())}\n")
             col = int(agent.agent.act(obs, legal, deterministic=True)[0])
@@ -193,11 +178,11 @@ def main(argv: list[str] | None = None, inp: TextIO | None = None, out: TextIO |
                 return 0
             name = "you"
         else:
-            obs, legal = game.planes(), game.ops.legal_mask(game.mask)
+            obs, legal = game.planes(), game.legal_mask()
             col = int(other.agent.act(obs, legal, deterministic=True)[0])
             name = other_name
         won, full = game.play(col)
-        out.write(f"\n{name} ({mover}) plays {col + 1}\n{game.text()}\n")
+        out.write(f"\n{name} ({mover}) plays {game.rules.action_name(col)}\n{game.text()}\n")
         if won:
             winner = "you win" if name == "you" else f"{name} wins"
             out.write(f"\nresult: {mover} wins ({winner}) in {game.moves} moves\n")
@@ -219,7 +204,7 @@ def play_web(args) -> int:
     """``--web``: the agent of ``args.checkpoint`` behind the page of ``src.web`` (6x7 boards only)."""
     from src.agents import CheckpointError
     from src.cli.players import PlayerError, load_player
-    from src.web.game import check_web_geometry
+    from src.web.game import check_web_geometry, geometry_of
     from src.web.server import serve
 
     port = 8000 if args.port is None else args.port
@@ -231,7 +216,7 @@ def play_web(args) -> int:
         return 2
     try:
         agent = load_player(args.checkpoint, torch.device("cpu"), seed=args.seed, simulations=args.simulations)
-        check_web_geometry(agent.geometry, args.checkpoint)
+        check_web_geometry(geometry_of(agent.game, args.checkpoint), args.checkpoint)
     except (CheckpointError, PlayerError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

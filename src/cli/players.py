@@ -2,7 +2,8 @@
 
 A ``Player`` exposes both interfaces the library uses: ``agent`` (``act(obs, legal_mask,
 deterministic=True)`` over observation planes, as ``load_agent`` returns) and ``opponent``
-(``act(cur, mask, active=None)`` over bitboards, as ``make_opponent`` returns).
+(``act(*state, active=None)`` over the game's state words, as ``make_opponent`` returns), and
+the ``game`` (the ``Game`` protocol's rules) it plays.
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from typing import Any
 
 import torch
 
-from kernels.geometry import Geometry
 
 
 class PlayerError(ValueError):
@@ -20,31 +20,24 @@ class PlayerError(ValueError):
 
 
 class OpponentAsAgent:
-    """An opponent (bitboards in) behind the agent interface (observation planes in)."""
+    """An opponent (state words in) behind the agent interface (observation planes in)."""
 
-    def __init__(self, opponent, geometry: Geometry):
-        self.opponent, self.geometry = opponent, geometry
-        g = geometry
-        bits = [[1 << (c * g.height + r) for c in range(g.cols)] for r in range(g.rows)]
-        self._bits = torch.tensor(bits, dtype=torch.int64)  # [rows, cols]: each cell's bit
+    def __init__(self, opponent, game):
+        """``game``: the ``Game`` played (a Connect4 ``Geometry`` is taken for its board)."""
+        from src.games import as_game
+
+        self.opponent, self.game = opponent, as_game(game, getattr(opponent, "device", "cpu"))
         if getattr(opponent, "solver", None) is not None:  # solver opponents can show their scores
             self.action_values = self._solver_values
 
     def _solver_values(self, obs: torch.Tensor, legal_mask: torch.Tensor) -> torch.Tensor:
-        """float32 [N, cols]: the solver's score of each column (positive: a win, larger sooner)."""
-        cur, mask = self._bitboards(obs)
-        return torch.tensor([self.opponent.solver.scores(c, m) for c, m in zip(cur.tolist(), mask.tolist())],
+        """float32 [N, A]: the solver's score of each action (positive: a win, larger sooner)."""
+        state = self.game.from_observation(obs)
+        return torch.tensor([self.opponent.solver.scores(*(int(w) for w in words)) for words in zip(*state)],
                             dtype=torch.float32)
 
-    def _bitboards(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        bits = self._bits.to(obs.device)
-        cur = ((obs[:, 0] > 0.5).long() * bits).sum(dim=(1, 2))
-        other = ((obs[:, 1] > 0.5).long() * bits).sum(dim=(1, 2))
-        return cur, cur | other
-
     def act(self, obs: torch.Tensor, legal_mask: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
-        cur, mask = self._bitboards(obs)
-        return self.opponent.act(cur, mask)
+        return self.opponent.act(*self.game.from_observation(obs))
 
 
 @dataclass
@@ -52,37 +45,41 @@ class Player:
     label: str  # for headers: the checkpoint path and step, or the opponent spec
     kind: str  # short: 'agent' or the opponent spec
     agent: Any  # act(obs, legal_mask, deterministic=True)
-    opponent: Any  # act(cur, mask, active=None)
-    geometry: Geometry
+    opponent: Any  # act(*state, active=None)
+    game: Any  # the Game (rules) it plays
     checkpoint: dict | None = None
 
 
-def load_player(spec: str, device: torch.device, seed: int = 0, geometry: Geometry | None = None,
+def load_player(spec: str, device: torch.device, seed: int = 0, game=None,
                 simulations: int | None = None) -> Player:
     """A checkpoint path (``*.pt`` or an existing file), ``bundled`` (the agent that comes with the
     repository) or an opponent name (``search:4``, ``perfect``).
     ``simulations`` overrides a search agent's simulations per move (``load_agent``); it is an
     error for an agent without search or an opponent name.
 
-    Raises CheckpointError for an unusable checkpoint, PlayerError for an unknown name, ValueError
-    or SolverUnavailable (RuntimeError) for a solver opponent that cannot play here.
+    ``game``: the game the player must play (the other player's), None: the checkpoint's, or
+    for an opponent name the default game.
+
+    Raises CheckpointError for an unusable checkpoint, PlayerError for an unknown name or a
+    checkpoint of another game, ValueError or SolverUnavailable (RuntimeError) for a solver
+    opponent that cannot play here.
     """
-    from src.games.backends import make_ops, resolve_backend
+    from src.games import DEFAULT_GAME, make_rules, rules_for
+    from src.games.backends import resolve_backend
     from src.training.evaluation import AgentOpponent, is_checkpoint_spec
 
     if is_checkpoint_spec(spec) or Path(spec).is_file():
         from src.agents import agent_from_checkpoint, read_checkpoint
 
         ckpt = read_checkpoint(spec)
-        game = ckpt.get("game", {"params": {"rows": 6, "cols": 7}})["params"]
-        g = Geometry(game["rows"], game["cols"])
-        if geometry is not None and geometry != g:
-            raise PlayerError(f"{spec} plays {g.rows}x{g.cols} boards, not {geometry.rows}x{geometry.cols}")
+        mine = rules_for(ckpt.get("game"), ckpt["observation_shape"], device, resolve_backend(None, device))
+        if game is not None and (mine.game_id, mine.params) != (game.game_id, game.params):
+            raise PlayerError(f"{spec} plays {_describe(mine)}, not {_describe(game)}")
         agent = agent_from_checkpoint(ckpt, device, simulations)
         name = "the bundled agent" if spec == "bundled" else spec
         label = f"{name} (step {ckpt.get('step', '?')}" + (")" if simulations is None else f", {simulations} simulations)")
-        ops = make_ops(g, device, resolve_backend(None, device), seed)
-        return Player(label, "agent", agent, AgentOpponent(agent, ops), g, ckpt)
+        mine = mine.with_seed(seed)
+        return Player(label, "agent", agent, AgentOpponent(agent, mine), mine, ckpt)
     from src.opponents import check_opponent_usable, make_opponent, parse_opponent_spec
 
     if simulations is not None:
@@ -91,7 +88,14 @@ def load_player(spec: str, device: torch.device, seed: int = 0, geometry: Geomet
         parse_opponent_spec(spec)
     except ValueError as e:
         raise PlayerError(f"{spec!r} is neither a checkpoint file nor an opponent name ({e})") from None
-    g = geometry if geometry is not None else Geometry()
+    g = game if game is not None else make_rules(DEFAULT_GAME, device, resolve_backend(None, device))
     check_opponent_usable(spec, g)
     opponent = make_opponent(spec, g, device, None, seed)
     return Player(f"opponent {opponent.spec}", opponent.spec, OpponentAsAgent(opponent, g), opponent, g)
+
+
+def _describe(game) -> str:
+    """``6x7 boards`` (Connect4) or ``othello``: a game and its params, for messages."""
+    from src.games import describe_game
+
+    return describe_game(game.game_id, game.params)

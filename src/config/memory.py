@@ -23,17 +23,20 @@ def available_bytes(device: str | None = None) -> int:
     return int(psutil.virtual_memory().available)
 
 
-def game_bytes(rows: int, cols: int) -> int:
-    """Bytes one game needs at the least: cur and mask (int64), the legal mask (bool [cols]) and
-    the float32 observation planes [2, rows, cols] the agent is fed."""
-    return 16 + cols + 4 * 2 * rows * cols
+def game_bytes(rules) -> int:
+    """Bytes one game of ``rules`` (a ``Game``) needs at the least: its state words (int64), the
+    legal mask (bool [A]) and the float32 observation planes the agent is fed."""
+    cells = 1
+    for d in rules.observation_shape:
+        cells *= d
+    return 8 * len(rules.State._fields) + rules.num_actions + 4 * cells
 
 
-def tree_bytes(simulations: int, cols: int) -> int:
+def tree_bytes(simulations: int, rules) -> int:
     """Bytes of one game's search tree with ``simulations`` simulations (``init_tree``: per node
-    cur, mask, value (8 B each) and terminal (1 B); per child index (4 B), prior (8 B), visits
-    (4 B) and value sum (8 B))."""
-    return (simulations + 1) * (25 + 24 * cols)
+    the state words, value (8 B each) and terminal (1 B); per child index (4 B), prior (8 B),
+    visits (4 B) and value sum (8 B))."""
+    return (simulations + 1) * (8 * len(rules.State._fields) + 9 + 24 * rules.num_actions)
 
 
 def check_fits(count: int, bytes_each: int, key: str, what: str, device: str | None = None,

@@ -1,12 +1,13 @@
-"""Gymnasium environments over the batched engine: ``Connect4Env`` (one game) and
-``Connect4VectorEnv`` (N games, ``gymnasium.vector.VectorEnv``).
+"""Gymnasium environments over the batched engine, for any registered game: ``GameEnv`` (one
+game) and ``GameVectorEnv`` (N games, ``gymnasium.vector.VectorEnv``); Connect4's
+``Connect4Env`` / ``Connect4VectorEnv`` (``src.envs.connect4_gym``) are these with its board.
 
 Both play the agent against an opponent given by name (``src.opponents``; default
-``random``). Observations are float32 ``[2, rows, cols]`` as in ``make_game`` (plane 0 the
-agent's stones, the side to move; plane 1 the opponent's; row 0 the bottom row); the legal
-columns are in ``info["action_mask"]`` (int8, the form ``Discrete.sample(mask)`` takes).
-Rewards are the agent's: +1 win, -1 loss, 0 draw or ongoing; an illegal move loses (-1, the
-game ends). Games never truncate (a game lasts at most rows * cols moves).
+``random``). Observations are float32 ``observation_shape`` as in ``make_game`` (plane 0 the
+agent's pieces, the side to move; plane 1 the opponent's); the legal actions are in
+``info["action_mask"]`` (int8, the form ``Discrete.sample(mask)`` takes). Rewards are the
+agent's: +1 win, -1 loss, 0 draw or ongoing; an illegal move loses (-1, the game ends). Games
+never truncate (a game lasts at most the game's ``max_plies`` moves).
 """
 from __future__ import annotations
 
@@ -24,17 +25,26 @@ RENDER_MODES = ["ansi"]
 
 
 def board_text(obs: np.ndarray, agent: str = "X", opponent: str = "O") -> str:
-    """One observation ``[2, rows, cols]`` as text, top row first: ``X`` agent, ``O`` opponent."""
-    rows = []
+    """One observation ``[2, H, W]`` as text, last row first (Connect4: the top row, as row 0 is
+    its bottom): ``X`` agent, ``O`` opponent, then the column indices."""
+    lines = []
     for r in range(obs.shape[1] - 1, -1, -1):
-        rows.append(" ".join(agent if obs[0, r, c] else opponent if obs[1, r, c] else "."
-                             for c in range(obs.shape[2])))
-    return "\n".join(rows + [" ".join(str(c) for c in range(obs.shape[2]))]) + "\n"
+        lines.append(" ".join(agent if obs[0, r, c] else opponent if obs[1, r, c] else "."
+                              for c in range(obs.shape[2])))
+    return "\n".join(lines + [" ".join(str(c) for c in range(obs.shape[2]))]) + "\n"
 
 
-class Connect4Env(gym.Env):
-    """One game of Connect4 against ``opponent`` (any opponent name the project knows,
-    e.g. ``random``, ``heuristic``, ``smart_heuristic``, ``search:4``).
+def _spaces(game: str, game_params: Mapping[str, Any]):
+    """(observation Box, action Discrete) of one game of ``game``."""
+    from src.games import make_rules
+
+    rules = make_rules(game, "cpu", "torch", **game_params)
+    return spaces.Box(0.0, 1.0, tuple(rules.observation_shape), np.float32), spaces.Discrete(rules.num_actions)
+
+
+class GameEnv(gym.Env):
+    """One game of ``game`` (params ``game_params``) against ``opponent`` (any opponent name
+    the project knows for that game, e.g. ``random``, ``heuristic``, ``search:4``).
 
     ``start_policy``: ``random`` (a coin per game; the opponent's first move is already on
     the board when the agent starts second), ``agent_first`` or ``opponent_first``.
@@ -42,14 +52,14 @@ class Connect4Env(gym.Env):
 
     metadata = {"render_modes": RENDER_MODES, "render_fps": 4}
 
-    def __init__(self, opponent: str | Mapping[str, Any] = "random", rows: int = 6, cols: int = 7,
-                 start_policy: str = "random", render_mode: str | None = None):
+    def __init__(self, game: str = "connect4", opponent: str | Mapping[str, Any] = "random",
+                 start_policy: str = "random", render_mode: str | None = None,
+                 game_params: Mapping[str, Any] | None = None):
         if render_mode is not None and render_mode not in RENDER_MODES:
             raise ValueError(f"render_mode must be None or one of {RENDER_MODES}, got {render_mode!r}")
         self.render_mode = render_mode
-        self.observation_space = spaces.Box(0.0, 1.0, (2, rows, cols), np.float32)
-        self.action_space = spaces.Discrete(cols)
-        self._matches = Matches(1, opponent, rows, cols, start_policy, device="cpu")
+        self.observation_space, self.action_space = _spaces(game, game_params or {})
+        self._matches = Matches(1, opponent, start_policy, device="cpu", game=game, game_params=game_params)
         self._obs: np.ndarray | None = None
         self._done = False
 
@@ -79,33 +89,33 @@ class Connect4Env(gym.Env):
         return None
 
 
-class Connect4VectorEnv(VectorEnv):
-    """``num_envs`` games against ``opponent`` on the batched engine (numba on the CPU, torch on
+class GameVectorEnv(VectorEnv):
+    """``num_envs`` games of ``game`` against ``opponent`` on the batched engine (numba on the CPU, torch on
     CUDA; ``device=None`` picks CUDA when available; ``backend='torch'`` runs torch on the CPU
     too), numpy arrays in and out.
 
     Autoreset is ``SAME_STEP`` (``metadata["autoreset_mode"]``): a game that ends in ``step``
     is reset in that same step, so its returned observation is the next game's first
-    position; the position it ended in is ``infos["final_obs"][i]`` (float32 ``[2, rows, cols]``,
+    position; the position it ended in is ``infos["final_obs"][i]`` (float32 ``observation_shape``,
     plane 0 the agent's stones), in an object array holding None for the games that did not
     end, with the mask ``infos["_final_obs"]`` (equal to ``terminations``), as Gymnasium's own
     vector envs give it. Both keys are present only in steps where some game ended. ``infos["action_mask"]`` (int8
-    ``[N, cols]``) is always present, ``infos["illegal"]`` (bool ``[N]``) after every step.
+    ``[N, num_actions]``) is always present, ``infos["illegal"]`` (bool ``[N]``) after every step.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
 
-    def __init__(self, num_envs: int = 1, opponent: str | Mapping[str, Any] = "random", rows: int = 6,
-                 cols: int = 7, start_policy: str = "random", device: str | None = None,
-                 backend: str | None = None, render_mode: str | None = None):
+    def __init__(self, num_envs: int = 1, game: str = "connect4", opponent: str | Mapping[str, Any] = "random",
+                 start_policy: str = "random", device: str | None = None, backend: str | None = None,
+                 render_mode: str | None = None, game_params: Mapping[str, Any] | None = None):
         if render_mode is not None:
-            raise ValueError("Connect4VectorEnv does not render; use Connect4Env(render_mode='ansi')")
+            raise ValueError(f"{type(self).__name__} does not render; use the single-game env with render_mode='ansi'")
         self.num_envs = num_envs
-        self.single_observation_space = spaces.Box(0.0, 1.0, (2, rows, cols), np.float32)
-        self.single_action_space = spaces.Discrete(cols)
+        self.single_observation_space, self.single_action_space = _spaces(game, game_params or {})
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self._matches = Matches(num_envs, opponent, rows, cols, start_policy, device=device, backend=backend)
+        self._matches = Matches(num_envs, opponent, start_policy, device=device, backend=backend, game=game,
+                                game_params=game_params)
         self._started = False
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -129,3 +139,12 @@ class Connect4VectorEnv(VectorEnv):
                 final[i] = planes
             infos["final_obs"], infos["_final_obs"] = final, done.copy()
         return out["obs"], out["reward"], done, np.zeros(self.num_envs, dtype=bool), infos
+
+
+def __getattr__(name: str):
+    # Connect4's classes, importable from here as before (they live in src.envs.connect4_gym)
+    if name in ("Connect4Env", "Connect4VectorEnv"):
+        from src.envs import connect4_gym
+
+        return getattr(connect4_gym, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,7 @@
 """``Matches``: N games of an agent against one opponent, numpy in and out.
 
-The shared core of ``Connect4Env`` (N = 1) and ``Connect4VectorEnv``. It drives
+The shared core of ``GameEnv`` (N = 1) and ``GameVectorEnv`` (and so of ``Connect4Env`` and
+``Connect4VectorEnv``), for any registered game. It drives
 ``src.training.versus.Versus`` (the trainer's agent-vs-opponent loop, so the adapters and the
 trainer play by the same code) and converts at the boundary: numpy actions in, numpy
 observations, rewards and masks out. The exposed position always has the agent to move;
@@ -27,40 +28,39 @@ def _derive(seed: int | None, salt: int) -> int | None:
 
 
 class Matches:
-    """``num_envs`` games of the agent against ``opponent`` (a spec such as ``'heuristic'`` or
-    ``'search:4'``, see ``src.opponents.parse_opponent_spec``) on ``device`` (None: CUDA when
-    available, else CPU; numba runs the CPU games, torch the CUDA ones).
+    """``num_envs`` games of ``game`` (a registered game id; ``game_params`` its params) of the
+    agent against ``opponent`` (a spec such as ``'heuristic'`` or ``'search:4'``, see
+    ``src.opponents.parse_opponent_spec``) on ``device`` (None: CUDA when available, else CPU;
+    numba runs the CPU games, torch the CUDA ones).
 
     ``start_policy``: who moves first in each new game; ``'random'`` draws a seat per game.
     ``backend``: None (numba on the CPU, torch elsewhere), ``'numba'`` or ``'torch'``.
     """
 
-    def __init__(self, num_envs: int, opponent: str | Mapping[str, Any] = "random", rows: int = 6, cols: int = 7,
-                 start_policy: str = "random", device: str | torch.device | None = None, seed: int | None = None,
-                 backend: str | None = None):
+    def __init__(self, num_envs: int, opponent: str | Mapping[str, Any] = "random", start_policy: str = "random",
+                 device: str | torch.device | None = None, seed: int | None = None, backend: str | None = None,
+                 game: str = "connect4", game_params: Mapping[str, Any] | None = None):
         if start_policy not in START_POLICIES:
             raise ValueError(f"start_policy must be one of {', '.join(START_POLICIES)}, got {start_policy!r}")
         self.num_envs, self.opponent_spec, self.start_policy = num_envs, opponent, start_policy
-        self.rows, self.cols = rows, cols
+        self.game_id, self.game_params = game, dict(game_params or {})
         self._device, self._backend = device, backend
         make_opponent(opponent)  # a bad spec fails here, with the opponent module's message
         self._build(seed)
 
     def _build(self, seed: int | None) -> None:
-        self.game = make_game("connect4", self.num_envs, device=self._device, backend=self._backend,
-                              seed=_derive(seed, 1), rows=self.rows, cols=self.cols)
+        self.game = make_game(self.game_id, self.num_envs, device=self._device, backend=self._backend,
+                              seed=_derive(seed, 1), **self.game_params)
+        self.rules = self.game.game
         self.device = self.game.device
-        opponent = make_opponent(self.opponent_spec, self.game.geometry, self.device, self.game.backend,
-                                 _derive(seed, 2))
+        opponent = make_opponent(self.opponent_spec, self.rules, self.device, self.game.backend, _derive(seed, 2))
         self.versus = Versus(self.game, FixedSampler(opponent), self.start_policy, seed=_derive(seed, 3))
         self._legal: torch.Tensor | None = None
-        # A draw fills the board; the first player fills the last cell when the cell count is odd.
-        self._first_fills_last = (self.rows * self.cols) % 2 == 1
 
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Start every game afresh (reseeding every random stream when ``seed`` is given).
 
-        Returns ``(obs float32 [N, 2, rows, cols], action_mask int8 [N, cols])``.
+        Returns ``(obs float32 [N, *observation_shape], action_mask int8 [N, num_actions])``.
         """
         if seed is not None:
             self._build(seed)
@@ -75,10 +75,10 @@ class Matches:
         """Play the agent's ``actions`` (int [N]; an illegal or out-of-range column loses), let
         each opponent reply, and reset finished games.
 
-        Returns numpy arrays: ``obs`` float32 [N, 2, rows, cols] and ``action_mask`` int8
-        [N, cols] (after the reset), ``reward`` float32 [N] (agent's side: +1 win, -1 loss
+        Returns numpy arrays: ``obs`` float32 [N, *observation_shape] and ``action_mask`` int8
+        [N, num_actions] (after the reset), ``reward`` float32 [N] (agent's side: +1 win, -1 loss
         or illegal move, 0 draw or ongoing), ``done`` bool [N], ``illegal`` bool [N], and
-        ``final_obs`` float32 [D, 2, rows, cols]: the positions the D games that ended in this
+        ``final_obs`` float32 [D, *observation_shape]: the positions the D games that ended in this
         step ended in, in game order, plane 0 the agent's stones.
         """
         if self._legal is None:
@@ -86,18 +86,22 @@ class Matches:
         a = torch.as_tensor(np.asarray(actions), dtype=torch.int64).reshape(-1).to(self.device)
         if a.shape != (self.num_envs,):
             raise ValueError(f"actions must have shape ({self.num_envs},), got {tuple(np.shape(actions))}")
-        in_range = (a >= 0) & (a < self.cols)
-        illegal = ~(in_range & self._legal.gather(1, a.clamp(0, self.cols - 1)[:, None])[:, 0])
+        num_actions = self.rules.num_actions
+        in_range = (a >= 0) & (a < num_actions)
+        illegal = ~(in_range & self._legal.gather(1, a.clamp(0, num_actions - 1)[:, None])[:, 0])
         out = self.versus.step(a)
         reward, done = out["reward"] + 0.0, out["done"]  # + 0.0: Versus's -0.0 for 'no result' becomes 0.0
-        # ``next_cur`` holds the stones of the side to move there. That is the opponent when the
-        # agent's own move ended the game (a win, or the board's last cell), so swap the planes.
-        agent_moved_last = (reward > 0) | ((reward == 0) & (out["agent_first"] == self._first_fills_last))
-        swap = done & ~illegal & agent_moved_last
-        final_cur = torch.where(swap, out["next_cur"] ^ out["next_mask"], out["next_cur"])
+        # The final position is drawn from its side to move's view. That is the opponent when the
+        # agent's own (legal) move ended the game, so swap planes 0 and 1 there.
+        swap = done & ~illegal & out["agent_ended"]
         ended = torch.nonzero(done)[:, 0]  # planes for these only: a few games in a hundred per step
-        final_obs = np.zeros((0, 2, self.rows, self.cols), np.float32) if len(ended) == 0 else \
-            _numpy(self.game.ops.to_planes(final_cur[ended], out["next_mask"][ended]))
+        if len(ended) == 0:
+            final_obs = np.zeros((0, *self.rules.observation_shape), np.float32)
+        else:
+            fields = self.rules.State._fields
+            planes = self.rules.observe(self.rules.State(*(out[f"next_{f}"][ended] for f in fields)))
+            swapped = torch.cat((planes[:, 1:2], planes[:, 0:1], planes[:, 2:]), dim=1)
+            final_obs = _numpy(torch.where(swap[ended].view(-1, 1, 1, 1), swapped, planes))
         obs, mask = self._observe()
         return {"obs": obs, "action_mask": mask, "reward": _numpy(reward), "done": _numpy(done),
                 "illegal": _numpy(illegal), "final_obs": final_obs}

@@ -1,13 +1,11 @@
-"""A PettingZoo AEC environment for two learning agents on the engine's bitboards.
+"""A PettingZoo AEC environment for two learning agents on any registered game (``RawGameAEC``).
 
-Observations are those of PettingZoo's classic ``connect_four_v3``, so code written for that
-environment runs on this one: ``{"observation": int8 [rows, cols, 2], "action_mask": int8
-[cols]}`` with channel 0 the observing agent's stones, channel 1 the other agent's, row 0
-the TOP row (the engine's planes have row 0 at the bottom), and the legal columns in the
-mask of the agent to move (zeros for the other). ``player_0`` moves first. Rewards: +1 to
-the winner and -1 to the loser, 0 each for a draw. An illegal move (a full column or one
-out of range) loses: -1 to the mover, +1 to the other agent (classic ``connect_four_v3``
-gives the other agent 0 there).
+Observations are PettingZoo's classic board-game form: ``{"observation": int8 [H, W, 2],
+"action_mask": int8 [num_actions]}`` with channel 0 the observing agent's pieces, channel 1
+the other agent's, and the legal actions in the mask of the agent to move (zeros for the
+other). ``player_0`` moves first. Rewards: +1 to the winner and -1 to the loser, 0 each for a
+draw. An illegal move loses: -1 to the mover, +1 to the other agent. Connect4's
+(``src.envs.connect4_pettingzoo``) matches ``connect_four_v3``'s observations (row 0 the top row).
 """
 from __future__ import annotations
 
@@ -23,23 +21,26 @@ AGENTS = ("player_0", "player_1")
 RENDER_MODES = ["ansi", "human"]
 
 
-class RawConnect4AEC(AECEnv):
-    metadata = {"render_modes": RENDER_MODES, "name": "c4engine_connect4_v0", "is_parallelizable": False}
+class RawGameAEC(AECEnv):
+    metadata = {"render_modes": RENDER_MODES, "name": "c4engine_game_v0", "is_parallelizable": False}
+    flip_rows = False  # True: observations' row 0 is the planes' last row (Connect4: the top row first)
 
-    def __init__(self, rows: int = 6, cols: int = 7, render_mode: str | None = None):
+    def __init__(self, game: str = "connect4", render_mode: str | None = None, **game_params):
         super().__init__()
         if render_mode is not None and render_mode not in RENDER_MODES:
             raise ValueError(f"render_mode must be None or one of {RENDER_MODES}, got {render_mode!r}")
         self.render_mode = render_mode
-        self.rows, self.cols = rows, cols
-        self.game = make_game("connect4", 1, device="cpu", seed=0, rows=rows, cols=cols)
+        self.game = make_game(game, 1, device="cpu", seed=0, **game_params)
+        self.rules = self.game.game
+        height, width = self.rules.observation_shape[1:]
+        self.num_actions = self.rules.num_actions
         self.possible_agents = list(AGENTS)
         obs_space = spaces.Dict({
-            "observation": spaces.Box(0, 1, (rows, cols, 2), np.int8),
-            "action_mask": spaces.Box(0, 1, (cols,), np.int8),
+            "observation": spaces.Box(0, 1, (height, width, 2), np.int8),
+            "action_mask": spaces.Box(0, 1, (self.num_actions,), np.int8),
         })
         self.observation_spaces = {a: obs_space for a in AGENTS}
-        self.action_spaces = {a: spaces.Discrete(cols) for a in AGENTS}
+        self.action_spaces = {a: spaces.Discrete(self.num_actions) for a in AGENTS}
 
     def observation_space(self, agent):
         return self.observation_spaces[agent]
@@ -48,9 +49,9 @@ class RawConnect4AEC(AECEnv):
         return self.action_spaces[agent]
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> None:
-        # Connect4 between two agents has no randomness: ``seed`` changes nothing.
+        # a game between two agents has no randomness: ``seed`` changes nothing
         self.game.reset()
-        self._owner = 0  # index of the agent whose stones are ``game.cur`` (the engine's side to move)
+        self._owner = 0  # index of the agent who is the engine's side to move
         self.agents = list(AGENTS)
         self.rewards = {a: 0.0 for a in AGENTS}
         self._cumulative_rewards = {a: 0.0 for a in AGENTS}
@@ -60,16 +61,18 @@ class RawConnect4AEC(AECEnv):
         self.agent_selection = AGENTS[0]
 
     def _planes(self, agent: str) -> np.ndarray:
-        """int8 [2, rows, cols], row 0 at the bottom: the stones of ``agent``, then the other's."""
-        planes = self.game.observe()[0].numpy().astype(np.int8)
+        """int8 [2, H, W] as the engine draws them: the pieces of ``agent``, then the other's."""
+        planes = self.game.observe()[0, :2].numpy().astype(np.int8)
         return planes if AGENTS.index(agent) == self._owner else planes[::-1]
 
     def observe(self, agent: str) -> dict:
         planes = self._planes(agent)
-        mask = np.zeros(self.cols, np.int8)
+        mask = np.zeros(self.num_actions, np.int8)
         if agent == self.agent_selection:
             mask[:] = self.game.legal_actions()[0].numpy()
-        return {"observation": np.ascontiguousarray(planes[:, ::-1].transpose(1, 2, 0)), "action_mask": mask}
+        if self.flip_rows:
+            planes = planes[:, ::-1]
+        return {"observation": np.ascontiguousarray(planes.transpose(1, 2, 0)), "action_mask": mask}
 
     def step(self, action) -> None:
         if self.terminations[self.agent_selection] or self.truncations[self.agent_selection]:
@@ -78,11 +81,10 @@ class RawConnect4AEC(AECEnv):
         mover = self.agent_selection
         other = AGENTS[1 - AGENTS.index(mover)]
         a = torch.tensor([int(action)], dtype=torch.int64)
-        cur, mask, reward, done, illegal = self.game.ops.play(self.game.cur, self.game.mask, a)
-        self.game.cur, self.game.mask = cur, mask
-        r = float(reward[0])  # the mover's: +1 win, -1 illegal move, 0 otherwise
+        self.game.state, reward, done, illegal = self.rules.play(self.game.state, a)
+        r = float(reward[0])  # the mover's: +1 win, -1 loss or illegal move, 0 otherwise
         if not bool(illegal[0]):
-            self._owner = 1 - self._owner  # a stone was placed: the engine's side to move swapped
+            self._owner = 1 - self._owner  # a move was made: the engine's side to move swapped
         self._cumulative_rewards[mover] = 0.0
         self.rewards = {mover: r, other: 0.0 - r}  # 0.0 - r: never -0.0
         if bool(done[0]):
@@ -93,11 +95,10 @@ class RawConnect4AEC(AECEnv):
             print(self.render_text())
 
     def render_text(self) -> str:
-        """The board, top row first: ``X`` player_0, ``O`` player_1."""
-        p0 = self._planes(AGENTS[0])
-        lines = [" ".join("X" if p0[0, r, c] else "O" if p0[1, r, c] else "." for c in range(self.cols))
-                 for r in range(self.rows - 1, -1, -1)]
-        return "\n".join(lines + [" ".join(str(c) for c in range(self.cols))]) + "\n"
+        """The board, the planes' last row first: ``X`` player_0, ``O`` player_1."""
+        from src.envs.gym_env import board_text
+
+        return board_text(self._planes(AGENTS[0]))
 
     def render(self):
         if self.render_mode == "ansi":
@@ -110,6 +111,15 @@ class RawConnect4AEC(AECEnv):
         pass
 
 
-def connect4_aec_env(rows: int = 6, cols: int = 7, render_mode: str | None = None):
-    """The AEC environment, wrapped as PettingZoo's classic environments are (order enforcing)."""
-    return wrappers.OrderEnforcingWrapper(RawConnect4AEC(rows, cols, render_mode))
+def game_aec_env(game: str = "connect4", render_mode: str | None = None, **game_params):
+    """The AEC environment of ``game``, wrapped as PettingZoo's classic environments are (order enforcing)."""
+    return wrappers.OrderEnforcingWrapper(RawGameAEC(game, render_mode, **game_params))
+
+
+def __getattr__(name: str):
+    # Connect4's AEC, importable from here as before (it lives in src.envs.connect4_pettingzoo)
+    if name in ("RawConnect4AEC", "connect4_aec_env"):
+        from src.envs import connect4_pettingzoo
+
+        return getattr(connect4_pettingzoo, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

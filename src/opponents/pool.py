@@ -6,6 +6,7 @@ import copy
 import torch
 
 from src.games.backends import seeded_generator
+from src.games.protocol import index_state
 from src.opponents.samplers import OpponentSampler
 from src.seeding import child_seed
 from src.config.schema import ConfigError, Field, Schema
@@ -97,8 +98,9 @@ class PoolSampler(OpponentSampler):
     def __init__(self, params: dict, game, agent, seed: int | None):
         from src.opponents import make_opponent
 
-        self.params, self.game, self.agent = params, game, agent
-        self.device, self.ops = game.device, game.ops
+        self.params, self.env, self.agent = params, game, agent
+        self.game = game.game  # the rules (``Game``)
+        self.device = game.device
         sp = params["self_play"]
         self.start_episode, self.save_every = sp["start_episode"], sp["save_every"]
         self.max_frozen = sp["max_frozen_agents"]
@@ -107,7 +109,7 @@ class PoolSampler(OpponentSampler):
         self.heuristic_names = [n for n, w in dist.items() if w > 0]
         weights = torch.tensor([dist[n] for n in self.heuristic_names], dtype=torch.float32)
         self.heuristic_cdf = (weights.cumsum(0) / weights.sum()).to(self.device)
-        self.heuristics = [make_opponent(n, game.geometry, game.device, game.backend,
+        self.heuristics = [make_opponent(n, self.game, game.device, game.backend,
                                          child_seed(seed, "pool.opponent", i))
                            for i, n in enumerate(self.heuristic_names)]
         self.current_id = len(self.heuristics)
@@ -164,27 +166,29 @@ class PoolSampler(OpponentSampler):
                               torch.where(u < cur_f + past_f, self.frozen_base + active[pick], ids))
         self.opponent_id = torch.where(new, ids, self.opponent_id)
 
-    def act(self, cur: torch.Tensor, mask: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
-        """Replies of every game's own opponent, int64 [N] (entries outside ``active`` are unused)."""
-        players = [(i, h.act) for i, h in enumerate(self.heuristics)]
-        players.append((self.current_id, lambda c, m: self._greedy(self.agent.online, c, m)))
-        players += [(self.frozen_base + s, (lambda net: lambda c, m: self._greedy(net, c, m))(net))
-                    for s, net in enumerate(self.slots) if net is not None]
-        replies = torch.zeros_like(cur)
+    def act(self, *words: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
+        """Replies of every game's own opponent, int64 [N] (entries outside ``active`` are unused);
+        the state's words spread (``act(*state, active=...)``)."""
+        state = self.game.State(*words)
+        players = [(i, (lambda h: lambda s, on=None: h.act(*s, active=on))(h)) for i, h in enumerate(self.heuristics)]
+        players.append((self.current_id, lambda s, on=None: self._greedy(self.agent.online, s)))
+        players += [(self.frozen_base + k, (lambda net: lambda s, on=None: self._greedy(net, s))(net))
+                    for k, net in enumerate(self.slots) if net is not None]
+        replies = torch.zeros_like(state[0])
         if self.device.type == "cpu":
             need = self.opponent_id if active is None else torch.where(active, self.opponent_id, -1)
             for pid, act in players:
                 idx = (need == pid).nonzero().squeeze(1)
                 if idx.numel():
-                    replies[idx] = act(cur[idx], mask[idx])
+                    replies[idx] = act(index_state(state, idx))
         else:
             for pid, act in players:
                 if pid < len(self.heuristics) and self.heuristics[pid].on_host:
                     # a solver opponent works per game on the host: hand it only its own games
                     mine = self.opponent_id == pid if active is None else active & (self.opponent_id == pid)
-                    replies = torch.where(mine, act(cur, mask, mine), replies)
+                    replies = torch.where(mine, act(state, mine), replies)
                 else:
-                    replies = torch.where(self.opponent_id == pid, act(cur, mask), replies)
+                    replies = torch.where(self.opponent_id == pid, act(state), replies)
         return replies
 
     def distribute(self, sum_ints) -> None:
@@ -196,10 +200,10 @@ class PoolSampler(OpponentSampler):
         return {"snapshots": [digest(net) for net in self.frozen], "snapshots_taken_at": self.frozen_at}
 
     @torch.no_grad()
-    def _greedy(self, net, cur, mask):
+    def _greedy(self, net, state):
         """The network's greedy move (the agent's ``greedy_moves``: DQN's best Q, AlphaZero's
         raw-policy argmax), for the live network and the frozen snapshots alike."""
-        return self.agent.greedy_moves(net, cur, mask)
+        return self.agent.greedy_moves(net, state)
 
     def _snapshot(self) -> None:
         net = copy.deepcopy(self.agent.online).requires_grad_(False).eval()

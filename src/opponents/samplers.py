@@ -9,8 +9,6 @@ from typing import Protocol
 
 import torch
 
-from kernels.geometry import Geometry
-from src.games.backends import make_ops
 from src.seeding import child_seed
 
 
@@ -22,8 +20,9 @@ class OpponentSampler(Protocol):
     def on_new_games(self, new: torch.Tensor) -> None:
         """``new`` bool [N]: games about to start (a pool draws their opponents here)."""
 
-    def act(self, cur: torch.Tensor, mask: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
-        """int64 [N]: the replies of the ``active`` games (other entries are ignored)."""
+    def act(self, *words: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
+        """int64 [N]: the replies of the ``active`` games (other entries are ignored), for the
+        positions given as the game's state words (``act(*state, active=...)``)."""
         raise NotImplementedError
 
     def on_game_end(self, done: torch.Tensor, reward: torch.Tensor) -> None:
@@ -55,20 +54,21 @@ class RandomSampler(OpponentSampler):
 
     kind = "random"
 
-    def __init__(self, geometry: Geometry, device: torch.device, backend: str, seed: int | None):
-        self.ops = make_ops(geometry, device, backend, child_seed(seed, "random.ops"))
+    def __init__(self, game, seed: int | None):
+        """``game``: the ``Game`` played; the sampler plays by a copy of it with its own stream."""
+        self.game = game.with_seed(child_seed(seed, "random.ops"))
 
     def on_new_games(self, new: torch.Tensor) -> None:
         pass
 
-    def act(self, cur: torch.Tensor, mask: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
-        return self.ops.random_legal_actions(mask)
+    def act(self, *words: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
+        return self.game.random_actions(self.game.State(*words))
 
     def status(self) -> dict:
         return {"opponent_mix": {"random": 1.0}}
 
     def state_dict(self) -> dict:
-        return {"ops": self.ops.state_dict()}
+        return {"ops": self.game.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.ops.load_state_dict(state["ops"])
+        self.game.load_state_dict(state["ops"])

@@ -90,6 +90,7 @@ def check_opponent_usable(spec: str | Mapping[str, Any], geometry: Geometry | No
     """Beyond the syntax: ValueError if the opponent cannot play on ``geometry`` (solver
     opponents: 6x7 only), SolverUnavailable (a RuntimeError) if its library is missing."""
     name, _ = parse_opponent_spec(spec)
+    geometry = getattr(geometry, "geometry", geometry)  # a Connect4 ``Game`` gives its board
     if name in SOLVER_OPPONENTS:
         from src.opponents.solver import check_solver_geometry, solver_module
 
@@ -106,9 +107,23 @@ def format_opponent_spec(name: str, params: Mapping[str, Any] | None = None) -> 
 def make_opponent(spec: str | Mapping[str, Any], geometry: Geometry | None = None,
                   device: str | torch.device | None = None, backend: str | None = None,
                   seed: int | None = None) -> Opponent:
-    """Build the opponent of ``spec`` for boards of ``geometry`` (default 6x7) on ``device``
+    """Build the opponent of ``spec`` for ``geometry``: a ``Game`` (another game's opponents come
+    from its registry entry) or a Connect4 board (default 6x7), on ``device``
     (None: CUDA if available) with ``backend`` 'torch' or 'numba' (None: numba on the CPU,
     torch elsewhere). The same seed gives the same actions on the same backend and device.
     Solver opponents ignore ``backend``: they run on the host (``on_host``)."""
     name, params = parse_opponent_spec(spec)
+    game_id = getattr(geometry, "game_id", None)  # given a ``Game`` (src.games.protocol)
+    if game_id is not None and game_id != "connect4":
+        from src.games import GAMES
+
+        entry = GAMES[game_id]
+        if name not in entry.opponents:
+            raise _fail(spec, f"opponent {name!r} does not play {game_id} (its opponents: {', '.join(entry.opponents)})")
+        if entry.make_opponent is not None:
+            return entry.make_opponent(name, params, geometry, device, backend, seed)
+        from src.opponents.generic import GameRandomOpponent
+
+        return GameRandomOpponent(geometry, seed)  # 'random', the one opponent every game has
+    geometry = getattr(geometry, "geometry", geometry)  # Connect4's ``Game`` gives its board
     return OPPONENTS[name](geometry, device, backend, seed, **params)

@@ -33,7 +33,7 @@ def _config_summary(rd: RunDir) -> list[str]:
     gp, ap = game.get("params") or {}, agent.get("params") or {}
     sampler = train.get("opponent_sampler") or {}
     lines = [
-        f"game:     {game.get('id', '?')} {gp.get('rows', 6)}x{gp.get('cols', 7)}",
+        f"game:     {game.get('id', '?')} {_board(game.get('id'), gp)}",
         "agent:    " + f"{agent.get('id', '?')}  " + "  ".join(
             f"{k}={ap[k]}" for k in ("learning_rate", "gamma", "batch_size", "replay_buffer_size",
                                      "updates_per_step", "hidden_sizes", "device") if k in ap),
@@ -64,6 +64,11 @@ def format_perfect_games(r: dict) -> list[str]:
             lines.append(f"  seated {seat:<7} win {x['win']:.3f}  draw {x['draw']:.3f}  loss {x['loss']:.3f}  "
                          f"mean length {x['mean_plies']:.1f} plies, {x['games']} games  {note}")
     return lines
+
+
+def _board(game_id, params: dict) -> str:
+    """The game's params as the config gives them, ``k=v`` (``obs_dtype`` left out)."""
+    return " ".join(f"{k}={v}" for k, v in params.items() if k != "obs_dtype")
 
 
 def format_accuracy(acc: dict) -> list[str]:

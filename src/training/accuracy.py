@@ -150,7 +150,8 @@ def _write_cache(path: Path, ps: PositionSet) -> None:
 def position_set(n: int, seed: int = 0, geometry: Geometry | None = None, use_cache: bool = True) -> PositionSet:
     """The labelled position set of (n, seed, board size): from memory, else the disk cache,
     else sampled and labelled now (and cached)."""
-    g = geometry if geometry is not None else Geometry()
+    g = getattr(geometry, "geometry", geometry)  # a Connect4 ``Game`` gives its board
+    g = g if g is not None else Geometry()
     check_accuracy_usable(g.rows, g.cols)
     key = (n, seed, g.rows, g.cols)
     if use_cache and key in _MEMORY:

@@ -10,7 +10,6 @@ from typing import Any
 
 import yaml
 
-from kernels.geometry import check_size
 from src.agents import AGENTS
 from src.config.schema import REQUIRED, ConfigError, Field, Schema, suggest, type_name
 from src.games.backends import OBS_DTYPES
@@ -32,13 +31,25 @@ def _tensorboard(value: bool, key: str) -> bool:
     return value
 
 
-GAME_PARAMS = Schema({
-    "rows": Field("int", 6, "board rows", min=1),
-    "cols": Field("int", 7, "board columns", min=1),
+# every game's params take obs_dtype besides its own (``GameEntry.params``)
+GAME_COMMON = {
     "obs_dtype": Field("str", "float32", "dtype of the env API's observation planes (the trainer itself works on "
-                       "bitboards): float32, or uint8/bool for callers that convert on their device",
+                       "the game's state words): float32, or uint8/bool for callers that convert on their device",
                        choices=tuple(OBS_DTYPES)),
-})
+}
+
+
+def game_params_schema(game_id: str) -> Schema:
+    """The schema of ``game.params`` for ``game_id``: the game's own fields, then ``obs_dtype``."""
+    from src.games import GAMES
+
+    return Schema({**GAMES[game_id].params.fields, **GAME_COMMON})
+
+
+def _game_schemas() -> dict[str, Schema]:
+    from src.games import GAMES
+
+    return {f"game.params ({gid})": game_params_schema(gid) for gid in GAMES}
 
 
 RANDOM_SAMPLER = Schema({"seed": Field("int", None, "opponent seed; falls back to the top-level seed", nullable=True)})
@@ -102,7 +113,7 @@ TOP = Schema({
     "eval": Field("dict", None, "evaluation options", nullable=True),
 })
 
-SCHEMAS = {"game.params": GAME_PARAMS, **{f"agent.params ({aid})": e.params for aid, e in AGENTS.items()},
+SCHEMAS = {**_game_schemas(), **{f"agent.params ({aid})": e.params for aid, e in AGENTS.items()},
            "train": TRAIN, "eval": EVAL,
            "train.opponent_sampler.params (random)": RANDOM_SAMPLER,
            **{f"callbacks.{k}.params": v for k, v in CALLBACK_PARAMS.items()}}
@@ -128,28 +139,39 @@ def _validate_game(game: dict) -> dict:
     from src.games import GAMES
 
     gid, params = _component(game, "game", "id", tuple(GAMES))
-    params = GAME_PARAMS.fill(params, "game.params")
-    try:
-        check_size(params["rows"], params["cols"])
-    except ValueError as e:
-        raise ConfigError("game.params", str(e)) from None
+    params = game_params_schema(gid).fill(params, "game.params")
+    if GAMES[gid].check is not None:  # the game's own checks across its params
+        GAMES[gid].check(params, "game.params")
     return {"id": gid, "params": params}
+
+
+def game_rules(game: dict):
+    """The rules object (``Game``, CPU, torch) of a validated ``game`` section: what the checks
+    below ask for the number of actions, the observation shape and the feature sets."""
+    from src.games import rules_for
+
+    return rules_for(game, None, "cpu", "torch")
 
 
 def _validate_agent(agent: dict, game: dict) -> dict:
     aid, params = _component(agent, "agent", "id", tuple(AGENTS))
     params = AGENTS[aid].params.fill(params, "agent.params")
-    rows, cols = game["params"]["rows"], game["params"]["cols"]
+    rules = game_rules(game)
+    actions, shape = rules.num_actions, list(rules.observation_shape)
     # the spec's keys every agent has: num_actions, action_space, observation_shape, device
-    if params["num_actions"] is not None and params["num_actions"] != cols:
-        raise ConfigError("agent.params.num_actions", f"is {params['num_actions']} but the game has {cols} actions")
+    if params["num_actions"] is not None and params["num_actions"] != actions:
+        raise ConfigError("agent.params.num_actions", f"is {params['num_actions']} but the game has {actions} actions")
     space = params["action_space"]
     if space is not None:
         n = space.get("n") if isinstance(space, dict) else space
-        if n != cols or isinstance(n, bool):
-            raise ConfigError("agent.params.action_space", f"must describe {cols} discrete actions, got {space!r}")
-    if params["observation_shape"] is not None and list(params["observation_shape"]) != [2, rows, cols]:
-        raise ConfigError("agent.params.observation_shape", f"is {params['observation_shape']} but the game's is [2, {rows}, {cols}]")
+        if n != actions or isinstance(n, bool):
+            raise ConfigError("agent.params.action_space", f"must describe {actions} discrete actions, got {space!r}")
+    if params["observation_shape"] is not None and list(params["observation_shape"]) != shape:
+        raise ConfigError("agent.params.observation_shape", f"is {params['observation_shape']} but the game's is {shape}")
+    features = params.get("features", "planes")
+    if features not in rules.features:
+        raise ConfigError("agent.params.features", f"'{features}' is not a feature set of game '{game['id']}' "
+                          f"(it has: {', '.join(rules.features)})")
     if AGENTS[aid].check is not None:  # the agent's own checks across its params
         AGENTS[aid].check(params, "agent.params")
     return {"id": aid, "params": params}
@@ -202,15 +224,19 @@ def _validate_sampler(sampler: dict, seed: int | None) -> dict:
 
 
 def _check_usable(specs, key: str, game: dict) -> None:
-    """Opponent names that parse but cannot play here: a solver opponent on a board other than
-    6x7, or without the solver installed."""
-    from kernels.geometry import Geometry
-    from src.opponents import check_opponent_usable
+    """Opponent names that parse but cannot play here: an opponent of another game, a solver
+    opponent on a board other than 6x7, or without the solver installed."""
+    from src.games import GAMES
+    from src.opponents import check_opponent_usable, parse_opponent_spec
 
-    geometry = Geometry(game["params"]["rows"], game["params"]["cols"])
+    rules = game_rules(game)
+    known = GAMES[game["id"]].opponents
     for name, spec in specs:
         try:
-            check_opponent_usable(spec, geometry)
+            opponent = parse_opponent_spec(spec)[0]
+            if opponent not in known:
+                raise ValueError(f"opponent {opponent!r} does not play {game['id']} (its opponents: {', '.join(known)})")
+            check_opponent_usable(spec, rules)
         except (ValueError, RuntimeError) as e:
             raise ConfigError(f"{key}{name}", str(e)) from None
 
@@ -222,18 +248,20 @@ def _validate_eval(ev: dict | None, game: dict, config_dir: Path) -> dict | None
     from src.training.evaluation import is_checkpoint_spec, validate_eval_opponents
 
     if ev["opponents"] or not (ev["accuracy"] or ev["perfect_games"] or ev["benchmark"]):
-        from kernels.geometry import Geometry
-
-        ev["opponents"] = validate_eval_opponents(ev["opponents"], "eval.opponents", config_dir,
-                                                  Geometry(game["params"]["rows"], game["params"]["cols"]))
+        ev["opponents"] = validate_eval_opponents(ev["opponents"], "eval.opponents", config_dir, game)
     _check_usable([(f"[{i}]", s) for i, s in enumerate(ev["opponents"]) if not is_checkpoint_spec(s)],
                   "eval.opponents", game)
     for key in ("accuracy", "perfect_games", "benchmark"):
         if ev[key]:
+            from src.games import GAMES
+
+            if "accuracy" not in GAMES[game["id"]].extras:
+                raise ConfigError(f"eval.{key}", f"the solver-judged measures are Connect4's; game "
+                                  f"'{game['id']}' has none (leave eval.{key} unset)")
             from src.training.accuracy import check_accuracy_usable
 
             try:
-                check_accuracy_usable(game["params"]["rows"], game["params"]["cols"])
+                check_accuracy_usable(**game_rules(game).params)
             except (ValueError, RuntimeError) as e:
                 raise ConfigError(f"eval.{key}", str(e)) from None
     return ev
@@ -271,7 +299,7 @@ def _check_eval_fits_agent(cfg: dict) -> None:
                           "set it to true (greedy moves)")
 
 
-def _acting_tree_bytes(agent: dict, cols: int, self_play: bool) -> int:
+def _acting_tree_bytes(agent: dict, rules, self_play: bool) -> int:
     """A search agent's tree per game: in self-play with ``simulations``, when acting with
     ``act_simulations`` (AlphaZero; 0 for an agent without search)."""
     from src.config.memory import tree_bytes
@@ -280,14 +308,14 @@ def _acting_tree_bytes(agent: dict, cols: int, self_play: bool) -> int:
     if "simulations" not in p:
         return 0
     sims = p["simulations"] if self_play or p.get("act_simulations") is None else p["act_simulations"]
-    return tree_bytes(sims, cols) if sims else 0
+    return tree_bytes(sims, rules) if sims else 0
 
 
 def _check_sizes_fit(cfg: dict) -> None:
     """``train.num_envs`` and ``eval.games`` that cannot fit in memory (see src.config.memory)."""
     from src.config.memory import check_fits, game_bytes
 
-    rows, cols = cfg["game"]["params"]["rows"], cfg["game"]["params"]["cols"]
+    rules = game_rules(cfg["game"])
     device = cfg["agent"]["params"].get("device")
     if device is None:
         import torch
@@ -295,27 +323,19 @@ def _check_sizes_fit(cfg: dict) -> None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     n = cfg["train"]["num_envs"]
     if n is not None:
-        check_fits(n, game_bytes(rows, cols) + _acting_tree_bytes(cfg["agent"], cols, True),
+        check_fits(n, game_bytes(rules) + _acting_tree_bytes(cfg["agent"], rules, True),
                    "train.num_envs", "games", device)
     if cfg["eval"] is not None and cfg["eval"]["opponents"]:
         # play_games plays the games in two halves, one seat first in each
-        per_game = game_bytes(rows, cols) + _acting_tree_bytes(cfg["agent"], cols, False)
+        per_game = game_bytes(rules) + _acting_tree_bytes(cfg["agent"], rules, False)
         check_fits(cfg["eval"]["games"], (per_game + 1) // 2, "eval.games", "games", device)
 
 
-def unwinnable(rows: int, cols: int) -> bool:
-    """True for boards on which no game can be won: no line of four fits (fewer than 4 rows and
-    fewer than 4 columns), or a single column, where the two players' stones alternate."""
-    return (rows < 4 and cols < 4) or cols == 1
-
-
 def unwinnable_warning(cfg: dict) -> str | None:
-    """The warning to print once before training on such a board, else None."""
-    rows, cols = cfg["game"]["params"]["rows"], cfg["game"]["params"]["cols"]
-    if not unwinnable(rows, cols):
-        return None
-    why = "one column, where the players' stones alternate" if cols == 1 else "no line of four fits"
-    return f"warning: no game on a {rows}x{cols} board can be won ({why}): every game is a draw"
+    """The game's warning to print once before training (Connect4: a board where no one can win)."""
+    from src.games import game_warning
+
+    return game_warning(cfg["game"]["id"], cfg["game"]["params"])
 
 
 class DuplicateKeyError(yaml.YAMLError):

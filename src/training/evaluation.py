@@ -31,9 +31,9 @@ def is_checkpoint_spec(spec) -> bool:
                                       or resolve_name(spec) is not None)
 
 
-def validate_eval_opponents(opponents: list, key: str, config_dir: Path, geometry=None) -> list:
+def validate_eval_opponents(opponents: list, key: str, config_dir: Path, game: dict | None = None) -> list:
     """Each entry is an opponent name (see ``src.opponents.parse_opponent_spec``) or a checkpoint
-    path; with ``geometry``, a checkpoint must play that board size."""
+    path; with ``game`` (``{id, params}`` as a config records it), a checkpoint must play that game."""
     from src.opponents import parse_opponent_spec
 
     if not opponents:
@@ -51,10 +51,14 @@ def validate_eval_opponents(opponents: list, key: str, config_dir: Path, geometr
                 ckpt = read_checkpoint(path)
             except CheckpointError as e:
                 raise ConfigError(k, str(e)) from None
-            board = ckpt.get("game", {"params": {"rows": 6, "cols": 7}})["params"]
-            if geometry is not None and (board["rows"], board["cols"]) != (geometry.rows, geometry.cols):
-                raise ConfigError(k, f"{spec} plays {board['rows']}x{board['cols']} boards, "
-                                  f"not {geometry.rows}x{geometry.cols}")
+            if game is not None:
+                from src.games import describe_game, rules_for
+
+                theirs = rules_for(ckpt.get("game"), ckpt["observation_shape"], "cpu", "torch")
+                ours = rules_for(game, None, "cpu", "torch")
+                if (theirs.game_id, theirs.params) != (ours.game_id, ours.params):
+                    raise ConfigError(k, f"{spec} plays {describe_game(theirs.game_id, theirs.params)}, "
+                                      f"not {describe_game(ours.game_id, ours.params)}")
             out.append(str(path))
             continue
         try:
@@ -66,51 +70,30 @@ def validate_eval_opponents(opponents: list, key: str, config_dir: Path, geometr
 
 
 class FixedSampler(OpponentSampler):
-    """Every game faces the same opponent object (``act(cur, mask, active) -> int64 [N]``)."""
+    """Every game faces the same opponent object (``act(*state, active=None) -> int64 [N]``)."""
 
     def __init__(self, opponent):
         self.opponent = opponent
 
-    def act(self, cur, mask, active=None):
-        return self.opponent.act(cur, mask, active)
+    def act(self, *words, active=None):
+        return self.opponent.act(*words, active=active)
 
 
 class AgentOpponent:
-    """A frozen agent as an opponent: greedy over legal moves of the position it faces."""
+    """A frozen agent as an opponent: greedy over legal moves of the position it faces.
+    ``game``: the ``Game`` (a Connect4 ``Geometry`` is taken for its board)."""
 
-    def __init__(self, agent, ops):
-        self.agent, self.ops = agent, ops
+    def __init__(self, agent, game):
+        from src.games import as_game
+
+        self.agent = agent
+        self.game = as_game(game, getattr(agent, "device", "cpu"))
 
     on_host = False
 
-    def act(self, cur, mask, active=None):
-        return self.agent.act(self.ops.to_planes(cur, mask), self.ops.legal_mask(mask), deterministic=True)
-
-
-def random_openings(n: int, plies: int, geometry, seed: int) -> tuple:
-    """cur, mask int64 [n] (CPU): positions after ``plies`` uniformly random legal moves, drawn
-    from their own seeded stream, where no game ended on the way and the side to move cannot
-    win at once (so whoever moves first from one plays a live game). Rejected draws are redrawn."""
-    import torch
-
-    from kernels import connect4_torch as kt
-    from kernels.opponents_torch import immediate_wins
-
-    g = geometry
-    gen = torch.Generator().manual_seed(int(seed))
-    out_cur = torch.zeros(n, dtype=torch.int64)
-    out_mask = torch.zeros(n, dtype=torch.int64)
-    filled = torch.zeros(n, dtype=torch.bool)
-    while not bool(filled.all()):
-        cur, mask = torch.zeros(n, dtype=torch.int64), torch.zeros(n, dtype=torch.int64)
-        alive = torch.ones(n, dtype=torch.bool)
-        for _ in range(plies):
-            cur, mask, _, done, _ = kt.play(cur, mask, kt.random_legal_actions(mask, g, gen), alive, g)
-            alive &= ~done
-        take = alive & ~immediate_wins(cur, mask, g).any(dim=1) & ~filled
-        out_cur, out_mask = torch.where(take, cur, out_cur), torch.where(take, mask, out_mask)
-        filled |= take
-    return out_cur, out_mask
+    def act(self, *words, active=None):
+        state = self.game.State(*words)
+        return self.agent.act(self.game.observe(state), self.game.legal_mask(state), deterministic=True)
 
 
 def play_games(agent, opponent, geometry, device, games: int, deterministic: bool = True,
@@ -119,8 +102,8 @@ def play_games(agent, opponent, geometry, device, games: int, deterministic: boo
     first in half of them (the extra one, if odd, with the agent first), each exactly once,
     in a fresh env so no training state or RNG stream is touched.
 
-    ``opening_plies`` > 0: game i of each half starts from the i-th of ``random_openings``
-    (seeded by ``seed``), so the agent meets every opening once from each seat; "first" then
+    ``opening_plies`` > 0 (games with openings, Connect4's): game i of each half starts from the
+    i-th of the game's ``random_openings`` (seeded by ``seed``), so the agent meets every opening once from each seat; "first" then
     means the first move after the opening. Two deterministic players need this to play more
     than two distinct games.
 
@@ -149,51 +132,43 @@ def play_seats(agent, opponent, geometry, device, first: int, second: int, deter
     a seat with no games is left out."""
     import torch
 
-    from src.games.connect4 import BatchedConnect4
+    from src.games import as_game, make_game
     from src.training.versus import Versus
 
+    game = as_game(geometry, device)
     generator = torch.Generator(device=device)
     generator.manual_seed(0 if seed is None else seed)
     if opening_plies:
-        openings = random_openings(max(first, second), opening_plies, geometry, 0 if seed is None else seed)
+        openings = game.random_openings(max(first, second), opening_plies, 0 if seed is None else seed)
     out = {}
     for seat, policy, n in (("first", "agent_first", first), ("second", "opponent_first", second)):
         if n == 0:
             continue
-        env = BatchedConnect4(n, device=device, seed=None if seed is None else seed + len(policy),
-                              rows=geometry.rows, cols=geometry.cols)
+        env = make_game(game.game_id, n, device=device, seed=None if seed is None else seed + len(policy),
+                        **game.params)
         versus = Versus(env, FixedSampler(opponent), policy, seed=seed)
         if opening_plies:
-            versus.start_from(openings[0][:n].to(device), openings[1][:n].to(device))
+            versus.start_from(env.game.State(*(w[:n].to(device) for w in openings)))
         else:
             versus.reset()
         outcome = torch.zeros(n, dtype=torch.int8, device=device)
         plies = torch.zeros(n, dtype=torch.int64, device=device)
         finished = torch.zeros(n, dtype=torch.bool, device=device)
-        for _ in range(geometry.rows * geometry.cols):  # a game lasts at most this many agent moves
+        for _ in range(game.max_plies):  # a game lasts at most this many agent moves
             obs, legal = versus.observe(), versus.legal_mask()
             actions = agent.act(obs, legal, deterministic=True) if deterministic else \
                 _explore(agent, obs, legal, generator)
             batch = versus.step(actions)
             first_done = batch["done"] & ~finished
             outcome = torch.where(first_done, batch["reward"].sign().to(torch.int8), outcome)
-            plies = torch.where(first_done, _popcount(batch["next_mask"]), plies)
+            ended = env.game.State(*(batch[f"next_{f}"] for f in env.game.State._fields))
+            plies = torch.where(first_done, env.game.ply(ended), plies)
             finished |= batch["done"]
             if bool(finished.all()):
                 break
         out[seat] = {"counts": {"win": int((outcome > 0).sum()), "draw": int((outcome == 0).sum()),
                                 "loss": int((outcome < 0).sum())}, "plies": plies.cpu()}
     return out
-
-
-def _popcount(x):
-    """int64 [N]: set bits of each word (stones on a board's mask); the sign bit is never set."""
-    import torch
-
-    count = torch.zeros_like(x)
-    for k in range(63):
-        count += (x >> k) & 1
-    return count
 
 
 def perfect_games(agent, geometry, device, games: int, seed: int = 0) -> dict:
@@ -233,14 +208,18 @@ class Evaluator:
     envs, opponents and RNG streams are untouched: a run with evaluation trains exactly as
     one without. Results go to metrics.jsonl (``kind: eval``) and status.json (``eval``)."""
 
-    def __init__(self, cfg: dict, geometry, device, seed: int | None = None):
+    def __init__(self, cfg: dict, game, device, seed: int | None = None):
+        """``game``: the ``Game`` played (a Connect4 ``Geometry`` is taken for its board)."""
+        from src.games import as_game
+
+        game = as_game(game, device)
         ev = cfg["eval"]
         self.interval, self.games = ev["interval"], ev["games"]
         self.opponents, self.deterministic = list(ev["opponents"]), ev["deterministic"]
         self.accuracy, self.accuracy_seed = ev.get("accuracy", 0), ev.get("accuracy_seed", 0)
         self.perfect_games = ev.get("perfect_games", 0)
         self.benchmark, self.benchmark_positions = ev.get("benchmark"), ev.get("benchmark_positions", 1000)
-        self.geometry, self.device = geometry, device
+        self.game, self.device = game, device
         self.seed = 0 if seed is None else seed
         self.latest: dict | None = None
         self.last_step: int | None = None
@@ -254,16 +233,16 @@ class Evaluator:
             self.evaluate(trainer)
 
     def make_opponent(self, spec: str, index: int):
-        from src.games.backends import make_ops, resolve_backend
+        from src.games.backends import resolve_backend
 
         backend = resolve_backend(None, self.device)
         if is_checkpoint_spec(spec):
             from src.agents import load_agent
 
-            return AgentOpponent(load_agent(spec, self.device), make_ops(self.geometry, self.device, backend, 0))
+            return AgentOpponent(load_agent(spec, self.device), self.game.with_seed(0))
         from src.opponents import make_opponent
 
-        return make_opponent(spec, self.geometry, self.device, backend, child_seed(self.seed, "eval.opponent", index))
+        return make_opponent(spec, self.game, self.device, backend, child_seed(self.seed, "eval.opponent", index))
 
     def evaluate(self, trainer) -> dict:
         import time
@@ -274,13 +253,13 @@ class Evaluator:
         results = {}
         for i, spec in enumerate(self.opponents):
             name = Path(spec).name if is_checkpoint_spec(spec) else spec
-            results[name] = play_games(trainer.agent, self.make_opponent(spec, i), self.geometry, self.device,
+            results[name] = play_games(trainer.agent, self.make_opponent(spec, i), self.game, self.device,
                                        self.games, self.deterministic, seed=child_seed(self.seed, "eval.games", i))
         measures = {}
         if self.accuracy:
             measures["accuracy"] = self.measure_accuracy(trainer.agent)
         if self.perfect_games:
-            measures["perfect_games"] = perfect_games(trainer.agent, self.geometry, self.device, self.perfect_games,
+            measures["perfect_games"] = perfect_games(trainer.agent, self.game, self.device, self.perfect_games,
                                                       child_seed(self.seed, "eval.perfect_games", 0))
         if self.benchmark:
             measures["benchmark"] = {self.benchmark: self.measure_benchmark(trainer.agent)}
@@ -296,20 +275,16 @@ class Evaluator:
     def measure_accuracy(self, agent) -> dict:
         """Solver-judged accuracy of the agent's greedy moves (``src.training.accuracy``); the
         position set is labelled on the first call (or read from the cache) and kept."""
-        from src.games.backends import make_ops, resolve_backend
         from src.training.accuracy import measure, position_set
 
-        ps = position_set(self.accuracy, self.accuracy_seed, self.geometry)
-        ops = make_ops(self.geometry, self.device, resolve_backend(None, self.device), 0)
-        return measure(AgentOpponent(agent, ops), ps, self.device)
+        ps = position_set(self.accuracy, self.accuracy_seed, self.game)  # Connect4 only (config-checked)
+        return measure(AgentOpponent(agent, self.game.with_seed(0)), ps, self.device)
 
     def measure_benchmark(self, agent) -> dict:
         """The agent's greedy moves on the benchmark's position sets (``src.training.pons``)."""
-        from src.games.backends import make_ops, resolve_backend
-        from src.training.pons import measure_pons
+        from src.training.pons import measure_pons  # Connect4 only (config-checked)
 
-        ops = make_ops(self.geometry, self.device, resolve_backend(None, self.device), 0)
-        return measure_pons(AgentOpponent(agent, ops), self.benchmark_positions, self.device)
+        return measure_pons(AgentOpponent(agent, self.game.with_seed(0)), self.benchmark_positions, self.device)
 
     # -- state (resume) ---------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -54,8 +54,7 @@ def build_sampler(cfg: dict, game, learner, rank: int = 0):
     if sampler_cfg["type"] == "random":
         from src.opponents.samplers import RandomSampler
 
-        return RandomSampler(game.geometry, game.device, game.backend,
-                             stream_seed(rank_seed(sampler_cfg["params"]["seed"], rank), "sampler.random"))
+        return RandomSampler(game.game, stream_seed(rank_seed(sampler_cfg["params"]["seed"], rank), "sampler.random"))
     from src.opponents.pool import PoolSampler
 
     return PoolSampler(sampler_cfg["params"], game, learner.agent,
@@ -106,7 +105,7 @@ class Trainer:
         if cfg.get("eval") and self.dist.is_main:  # evaluation: rank 0 only
             from src.training.evaluation import Evaluator
 
-            self.evaluator = Evaluator(cfg, self.game.geometry, self.device, seed=stream_seed(seed, "eval"))
+            self.evaluator = Evaluator(cfg, self.game.game, self.device, seed=stream_seed(seed, "eval"))
         self.timer = Timer(self.device) if train["track_timings"] else NullTimer()
         self.step = 0
         self.stop_reason: str | None = None  # asked for on this process (signal, stop file)
@@ -155,7 +154,7 @@ class Trainer:
         # one process stops as soon as asked; ranks stop when they have agreed to
         while self.step < self.total_steps and not (self._stopping if self.dist.active else self.stop_reason):
             with self.timer.section("agent"):
-                action = self.learner.act(self.game.cur, self.game.mask, self.versus.legal_mask(), self.deterministic)
+                action = self.learner.act(self.game.state, self.versus.legal_mask(), self.deterministic)
             with self.timer.section("env"):
                 batch = self.versus.step(action, timer=self.timer)
             with self.timer.section("learner"):

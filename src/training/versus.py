@@ -10,18 +10,20 @@ from __future__ import annotations
 import torch
 
 from src.games.backends import seeded_generator
-from src.games.connect4 import BatchedConnect4
+from src.games.env import BatchedGame
+from src.games.protocol import clone_state
 
 
 class Versus:
-    def __init__(self, game: BatchedConnect4, opponents, start_policy: str = "random", seed: int | None = None,
+    def __init__(self, game: BatchedGame, opponents, start_policy: str = "random", seed: int | None = None,
                  on_game_end=None):
-        """``opponents`` is an ``OpponentSampler`` (``src.opponents.samplers``): ``act``,
-        ``on_new_games`` (called before a new game's first move) and ``on_game_end``.
+        """``game`` is the batched env (its ``state`` is played here; its ``game`` gives the rules).
+        ``opponents`` is an ``OpponentSampler`` (``src.opponents.samplers``): ``act(*state,
+        active=...)``, ``on_new_games`` (called before a new game's first move) and ``on_game_end``.
         ``on_game_end(done, reward)``, if given, is called too, before finished games restart
         (the learner's hook: AlphaZero assigns game outcomes there)."""
         self.game = game
-        self.ops = game.ops
+        self.rules = game.game
         self.opponents = opponents
         self.start_policy = start_policy
         self.num_envs = game.num_envs
@@ -31,31 +33,35 @@ class Versus:
         self.listener = on_game_end
 
     @property
-    def cur(self) -> torch.Tensor:
-        return self.game.cur
+    def state(self):
+        """The agent's current positions (the game's ``State``)."""
+        return self.game.state
 
-    @property
-    def mask(self) -> torch.Tensor:
-        return self.game.mask
+    def __getattr__(self, name: str):
+        # the state's words by name (``versus.cur`` for Connect4), for tests and tools
+        state = self.__dict__.get("game").state if "game" in self.__dict__ else None
+        if state is not None and name in type(state)._fields:
+            return getattr(state, name)
+        raise AttributeError(name)
 
     def reset(self) -> None:
-        self.game.cur.zero_()
-        self.game.mask.zero_()
+        for w, z in zip(self.game.state, self.rules.init(self.num_envs)):
+            w.copy_(z)
         self._start_games(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
 
-    def start_from(self, cur: torch.Tensor, mask: torch.Tensor) -> None:
-        """Like ``reset``, from the given running positions (int64 [N]) instead of empty boards:
-        the seats are chosen, and where the opponent starts it plays its first move from there."""
-        self.game.cur, self.game.mask = cur.clone(), mask.clone()
+    def start_from(self, state) -> None:
+        """Like ``reset``, from the given running positions (the game's ``State``) instead of the
+        start: the seats are chosen, and where the opponent starts it plays its first move from there."""
+        self.game.state = clone_state(state)
         self._start_games(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
 
     def legal_mask(self) -> torch.Tensor:
-        """bool [N, cols] of the agent's current positions."""
-        return self.ops.legal_mask(self.game.mask)
+        """bool [N, A] of the agent's current positions."""
+        return self.rules.legal_mask(self.game.state)
 
     def observe(self) -> torch.Tensor:
-        """float32 [N, 2, rows, cols] of the agent's current positions."""
-        return self.ops.to_planes(self.game.cur, self.game.mask)
+        """float32 [N, *observation_shape] of the agent's current positions."""
+        return self.rules.observe(self.game.state)
 
     def _start_games(self, new: torch.Tensor) -> None:
         """Start fresh games where ``new``: choose the seat, then the opponent's first move."""
@@ -68,28 +74,30 @@ class Versus:
             opp_first = new & coin
         self.agent_first = torch.where(new, ~opp_first, self.agent_first)
         self.opponents.on_new_games(new)
-        cur, mask = self.game.cur, self.game.mask
-        replies = self.opponents.act(cur, mask, opp_first)
-        self.game.cur, self.game.mask = self.ops.play(cur, mask, replies, opp_first)[:2]
+        state = self.game.state
+        replies = self.opponents.act(*state, active=opp_first)
+        self.game.state = self.rules.play(state, replies, opp_first)[0]
 
     def step(self, actions: torch.Tensor, timer=None) -> dict[str, torch.Tensor]:
-        """Play the agent's ``actions`` (int64 [N]); returns the transitions of this step:
-        cur/mask (position the agent moved from), action, reward, done, next_cur/next_mask
-        (the agent's next position, before any reset), plus ``agent_first`` of each game."""
-        cur, mask = self.game.cur, self.game.mask
-        c1, m1, r1, d1, _ = self.ops.play(cur, mask, actions)
+        """Play the agent's ``actions`` (int64 [N]); returns the transitions of this step: the
+        position the agent moved from (one key per state word, e.g. ``cur``/``mask``), action,
+        reward, done, the agent's next position before any reset (``next_`` + each word), plus
+        ``agent_first`` of each game and ``agent_ended`` (bool [N]: the agent's own move ended the game)."""
+        state = self.game.state
+        s1, r1, d1, _ = self.rules.play(state, actions)
         with _section(timer, "opponents"):
-            replies = self.opponents.act(c1, m1, ~d1)
-        c2, m2, r2, d2, _ = self.ops.play(c1, m1, replies, ~d1)
+            replies = self.opponents.act(*s1, active=~d1)
+        s2, r2, d2, _ = self.rules.play(s1, replies, ~d1)
         reward = torch.where(d1, r1, -r2)
         done = d1 | d2
-        out = {"cur": cur, "mask": mask, "action": actions, "reward": reward, "done": done,
-               "next_cur": c2, "next_mask": m2, "agent_first": self.agent_first}
+        fields = state._fields
+        out = {**dict(zip(fields, state)), "action": actions, "reward": reward, "done": done,
+               **{f"next_{f}": w for f, w in zip(fields, s2)}, "agent_first": self.agent_first,
+               "agent_ended": d1}
         self.opponents.on_game_end(done, reward)
         if self.listener is not None:
             self.listener(done, reward)
-        zero = torch.zeros_like(c2)
-        self.game.cur, self.game.mask = torch.where(done, zero, c2), torch.where(done, zero, m2)
+        self.game.state = self.rules.reset_where(s2, done)
         with _section(timer, "opponents"):
             self._start_games(done)
         return out

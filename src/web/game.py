@@ -23,6 +23,14 @@ class MoveError(ValueError):
         self.status = status
 
 
+def geometry_of(game, what: str) -> Geometry:
+    """The Connect4 board of ``game`` (a ``Game``); ValueError for another game."""
+    if game.game_id != "connect4":
+        raise ValueError(f"--web shows Connect4 boards only; {what} plays {game.game_id} "
+                         "(play it in the terminal: python -m src.cli.play without --web)")
+    return Geometry(game.params["rows"], game.params["cols"])
+
+
 def check_web_geometry(g: Geometry, what: str) -> None:
     """ValueError unless the board is 6x7, the only board the page draws."""
     if (g.rows, g.cols) != (WEB_ROWS, WEB_COLS):

@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from src.web.game import MoveError, WebGame
+from src.web.game import MoveError, WebGame, geometry_of
 
 PAGE = Path(__file__).resolve().parent / "page.html"
 MAX_BODY = 4096  # bytes: a request is a few small fields
@@ -56,7 +56,7 @@ class Games:
             raise MoveError(f"'first' must be 'human' or 'agent', got {first!r}")
         with self.lock:
             gid = secrets.token_hex(8)
-            self.games[gid] = WebGame(self.player.agent, self.player.geometry, human_first=first == "human")
+            self.games[gid] = WebGame(self.player.agent, geometry_of(self.player.game, 'this agent'), human_first=first == "human")
             while len(self.games) > MAX_GAMES:
                 self.games.popitem(last=False)
             return self._answer(gid)
@@ -140,7 +140,7 @@ class Handler(BaseHTTPRequestHandler):
 
 def warm_up(player) -> None:
     """One move from the empty board, so the first request does not wait for the kernels to compile."""
-    WebGame(player.agent, player.geometry, human_first=False)
+    WebGame(player.agent, geometry_of(player.game, 'this agent'), human_first=False)
 
 
 def make_server(player, port: int = 8000, default_first: str = "human", host: str = "127.0.0.1") -> ThreadingHTTPServer:

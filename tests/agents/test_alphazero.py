@@ -36,7 +36,7 @@ def test_value_targets_have_the_movers_sign_for_both_seats_and_draws_are_zero():
     cur = torch.arange(1, n + 1, dtype=torch.int64)  # stand-in positions: only their bookkeeping matters
     uniform = torch.full((n, 7), 1 / 7)
     for ply in range(4):  # agent, opponent, agent, opponent in every game
-        learner._record(cur * 100 + ply, cur * 100 + ply, uniform, torch.full((n,), ply / 8), None,
+        learner._record(learner.game.State(cur * 100 + ply, cur * 100 + ply), uniform, torch.full((n,), ply / 8), None,
                         agent_seat=(ply % 2 == 0))
     # game 0: the agent won; game 1: the agent lost; game 2: a draw
     learner.on_game_end(torch.tensor([True, True, True]), torch.tensor([1.0, -1.0, 0.0]))
@@ -55,7 +55,7 @@ def test_value_targets_have_the_movers_sign_for_both_seats_and_draws_are_zero():
 
 def test_unfinished_games_keep_their_positions_until_they_end():
     learner = learner_for(2)
-    learner._record(torch.tensor([5, 6]), torch.tensor([5, 6]), torch.full((2, 7), 1 / 7), torch.zeros(2), None, True)
+    learner._record(learner.game.State(torch.tensor([5, 6]), torch.tensor([5, 6])), torch.full((2, 7), 1 / 7), torch.zeros(2), None, True)
     learner.on_game_end(torch.tensor([False, True]), torch.tensor([0.0, 1.0]))
     assert len(learner.replay) == 1 and learner.p_len.tolist() == [1, 0]
     assert int(learner.replay.storage["cur"][0]) == 6 and int(learner.replay.storage["value"][0]) == 1
@@ -64,7 +64,7 @@ def test_unfinished_games_keep_their_positions_until_they_end():
 def test_value_targets_mix_the_outcome_with_the_search_value_by_value_target_q_weight(monkeypatch):
     learner = learner_for(2, value_target_q_weight=0.25, learning_starts=1)
     for ply in range(4):
-        learner._record(torch.tensor([ply, ply]), torch.tensor([ply, ply]), torch.full((2, 7), 1 / 7),
+        learner._record(learner.game.State(torch.tensor([ply, ply]), torch.tensor([ply, ply])), torch.full((2, 7), 1 / 7),
                         torch.tensor([0.5, -0.5]), None, agent_seat=(ply % 2 == 0))
     learner.on_game_end(torch.tensor([True, True]), torch.tensor([1.0, 0.0]))  # game 0 won, game 1 drawn
     seen = []
@@ -87,17 +87,17 @@ def test_random_openings_play_uniform_legal_moves_that_are_neither_searched_nor_
     x......
     o......
     """)  # column 0 is full after two more stones; four plies played
-    cur, mask = (torch.tensor([v] * 3) for v in encode(board))
+    state = learner.game.State(*(torch.tensor([v] * 3) for v in encode(board)))
     learner.p_open = torch.tensor([0, 4, 6])
     searched = []
     real = learner._search_moves
-    monkeypatch.setattr(learner, "_search_moves", lambda c, *a: (searched.append(c.shape[0]), real(c, *a))[1])
-    learner.search_moves(cur, mask, None, agent_seat=True)
+    monkeypatch.setattr(learner, "_search_moves", lambda s, *a: (searched.append(s[0].shape[0]), real(s, *a))[1])
+    learner.search_moves(state, None, agent_seat=True)
     assert searched == [2] and learner.p_len.tolist() == [1, 1, 0]  # game 2 is still in its opening
     counts = torch.zeros(7, dtype=torch.int64)
     learner.p_open = torch.tensor([9, 9, 9])
     for _ in range(100):
-        moves = learner.search_moves(cur, mask, None, agent_seat=True)
+        moves = learner.search_moves(state, None, agent_seat=True)
         counts += torch.bincount(moves, minlength=7)
     assert searched == [2] and learner.p_len.tolist() == [1, 1, 0]
     assert counts.sum() == 300 and counts.min() > 20  # every legal column, about uniformly (expected 42.9)
@@ -134,7 +134,6 @@ def test_a_short_self_play_run_improves_its_solver_judged_accuracy(tmp_path, mon
     fail for seed 3 here. So the margin is the sum of both gains above zero (smallest measured:
     +0.033); a longer run that restores a wider margin is to be measured on a quiet machine."""
     pytest.importorskip("bitbully")
-    from src.games.backends import make_ops
     from src.training import accuracy
     from src.training.evaluation import AgentOpponent
     from src.training.run import run
@@ -149,8 +148,7 @@ def test_a_short_self_play_run_improves_its_solver_judged_accuracy(tmp_path, mon
     ckpts = sorted((run_dir / "checkpoints").glob("*.pt"), key=lambda p: int(p.stem.split("_")[-1]))
     assert ckpts[0].name == "model_64.pt" and ckpts[-1].name == "model_6144.pt"
     positions = accuracy.position_set(300, 5)
-    ops = make_ops(Geometry(), torch.device("cpu"), "numba", 0)
-    before, after = (accuracy.measure(AgentOpponent(load_agent(p, simulations=0), ops), positions)
+    before, after = (accuracy.measure(AgentOpponent(load_agent(p, simulations=0), Geometry()), positions)
                      for p in (ckpts[0], ckpts[-1]))
     gain = (after["perfect"]["value"] - before["perfect"]["value"]) + (after["good"]["value"] - before["good"]["value"])
     assert gain > 0, (before, after)

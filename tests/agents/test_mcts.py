@@ -12,11 +12,30 @@ from kernels import mcts_numba as kmn
 from kernels import mcts_torch as kmt
 from kernels.geometry import Geometry
 from src.agents.alphazero import BatchedMCTS, SearchResult
+from src.games import make_rules
+from src.games.connect4 import C4State
 from tests.agents.host_sync import host_syncs, recorded_ops
 from tests.games.reference import check_reachable, decode, encode, parse, winner, wins_at
 from tests.opponents import helpers as opponent_helpers
 
 G = Geometry()
+
+
+def connect4(device="cpu"):
+    """Connect4's rules (the ``Game`` the search is given), torch backend."""
+    return make_rules("connect4", device, "torch", rows=G.rows, cols=G.cols)
+
+
+class MCTS(BatchedMCTS):
+    """The search as these tests call it: positions as Connect4's (cur, mask) and ``net(cur, mask)``."""
+
+    def __init__(self, g, device, backend=None, **kwargs):
+        super().__init__(connect4(device), device, backend, **kwargs)
+
+    def search(self, cur, mask, net, simulations, **kwargs):
+        return super().search(C4State(cur, mask), lambda s: net(*s), simulations, **kwargs)
+
+
 BACKENDS = [pytest.param("numba", id="numba"), pytest.param("torch", id="torch-cpu")]
 
 EMPTY = """
@@ -113,7 +132,7 @@ def random_positions(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def search(backend, pictures, simulations, net=uniform_net, **kwargs):
     cur, mask = positions(*pictures)
-    return BatchedMCTS(G, "cpu", backend).search(cur, mask, net, simulations, **kwargs)
+    return MCTS(G, "cpu", backend).search(cur, mask, net, simulations, **kwargs)
 
 
 def one_game_search(board, net, simulations, c_puct=1.25, fpu=0.0):
@@ -173,7 +192,7 @@ def test_agrees_with_a_one_game_search_read_off_the_doc(backend):
                                                       (parse(BLOCK), hashed_net, 60)]
     for board, net, sims in cases:
         c, m = (torch.tensor([w], dtype=torch.int64) for w in encode(board))
-        r = BatchedMCTS(G, "cpu", backend).search(c, m, net, sims)
+        r = MCTS(G, "cpu", backend).search(c, m, net, sims)
         n, w = one_game_search(board, net, sims)
         assert r.visits[0].tolist() == n
         assert r.q[0].tolist() == [float(np.float32(wi / ni)) if ni else 0.0 for wi, ni in zip(w, n)]
@@ -213,7 +232,7 @@ def test_full_columns_never_get_visits(backend):
 def test_visits_add_up_to_simulations(backend):
     cur, mask = random_positions(40, seed=1)
     for sims in (1, 7, 33):
-        r = BatchedMCTS(G, "cpu", backend).search(cur, mask, hashed_net, sims)
+        r = MCTS(G, "cpu", backend).search(cur, mask, hashed_net, sims)
         assert (r.visits.sum(dim=1) == sims).all()
         assert (r.visits[~kt.legal_mask(mask, G)] == 0).all()
 
@@ -260,15 +279,15 @@ def test_a_root_with_no_legal_move_is_not_searched():
     assert winner(board) == 0 and (board != 0).all()
     cur, mask = (torch.tensor([w], dtype=torch.int64) for w in encode(board))
     for backend in ("numba", "torch"):
-        r = BatchedMCTS(G, "cpu", backend).search(cur, mask, uniform_net, 10)
+        r = MCTS(G, "cpu", backend).search(cur, mask, uniform_net, 10)
         assert r.visits.tolist() == [[0] * 7] and r.value.tolist() == [0.0]
 
 
 def test_numba_and_torch_give_identical_results():
     cur, mask = random_positions(64, seed=2)
     for sims in (1, 16, 50):
-        a = BatchedMCTS(G, "cpu", "numba").search(cur, mask, hashed_net, sims)
-        b = BatchedMCTS(G, "cpu", "torch").search(cur, mask, hashed_net, sims)
+        a = MCTS(G, "cpu", "numba").search(cur, mask, hashed_net, sims)
+        b = MCTS(G, "cpu", "torch").search(cur, mask, hashed_net, sims)
         assert torch.equal(a.visits, b.visits)
         assert torch.equal(a.q, b.q)
         assert torch.equal(a.value, b.value)
@@ -280,16 +299,20 @@ def grow_tree(kernels, cur, mask, simulations):
     numpy = kernels is kmn
     conv = (lambda x: x.numpy()) if numpy else (lambda x: x)
     back = torch.from_numpy if numpy else (lambda x: x)
-    tree = kernels.init_tree(cur.shape[0], simulations, G, conv(cur), conv(mask))
+    rules = connect4().numba_rules() if numpy else connect4()
+    tree = kernels.init_tree(cur.shape[0], simulations, rules, conv(torch.stack((cur, mask), dim=1)))
     logits, _ = hashed_net(cur, mask)
     kernels.set_root(tree, conv(kmt.priors(logits, kt.legal_mask(mask, G))))
     for k in range(simulations):
-        leaf_cur, leaf_mask, _ = (back(x) for x in kernels.select_leaves(tree, k, G, 1.25, 0.0))
+        leaf_words, _ = (back(x) for x in kernels.select_leaves(tree, k, rules, 1.25, 0.0))
+        leaf_cur, leaf_mask = leaf_words[:, 0], leaf_words[:, 1]
         logits, value = hashed_net(leaf_cur, leaf_mask)
-        kernels.expand_and_backup(tree, k, G, conv(kmt.priors(logits, kt.legal_mask(leaf_mask, G))),
+        kernels.expand_and_backup(tree, k, rules, conv(kmt.priors(logits, kt.legal_mask(leaf_mask, G))),
                                   conv(value.to(torch.float64)))
-    return {name: back(getattr(tree, name)) for name in
-            ("node_cur", "node_mask", "children", "prior", "visits", "wsum", "terminal", "node_value")}
+    out = {name: back(getattr(tree, name)) for name in
+           ("words", "children", "prior", "visits", "wsum", "terminal", "node_value")}
+    out["node_cur"], out["node_mask"] = out["words"][..., 0], out["words"][..., 1]
+    return out
 
 
 def test_numba_and_torch_kernels_grow_identical_trees():
@@ -315,14 +338,14 @@ def test_numba_and_torch_agree_with_noise_from_the_same_seed():
     out = []
     for backend in ("numba", "torch"):
         gen = torch.Generator().manual_seed(7)
-        out.append(BatchedMCTS(G, "cpu", backend).search(cur, mask, hashed_net, 20, noise=True, generator=gen))
+        out.append(MCTS(G, "cpu", backend).search(cur, mask, hashed_net, 20, noise=True, generator=gen))
     assert torch.equal(out[0].visits, out[1].visits) and torch.equal(out[0].prior, out[1].prior)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_batch_gives_each_game_its_own_search(backend):
     cur, mask = random_positions(12, seed=4)
-    mcts = BatchedMCTS(G, "cpu", backend)
+    mcts = MCTS(G, "cpu", backend)
     together = mcts.search(cur, mask, hashed_net, 40)
     for i in range(12):
         alone = mcts.search(cur[i:i + 1], mask[i:i + 1], hashed_net, 40)
@@ -333,7 +356,7 @@ def test_a_batch_gives_each_game_its_own_search(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_noise_only_when_asked(backend):
     cur, mask = positions(EMPTY, FULL_COLUMNS)
-    mcts = BatchedMCTS(G, "cpu", backend)
+    mcts = MCTS(G, "cpu", backend)
     plain = mcts.search(cur, mask, hashed_net, 10)
     expected = kmt.priors(hashed_net(cur, mask)[0], kt.legal_mask(mask, G)).to(torch.float32)
     assert torch.equal(plain.prior, expected)
@@ -383,7 +406,7 @@ def test_torch_search_calls_no_op_that_synchronises_on_cuda():
     """The CPU stand-in for CUDA's sync debug mode: record every aten op of a torch search
     (with noise and sampling) and look for the ones that make the host wait for the device."""
     cur, mask = random_positions(16, seed=9)
-    mcts = BatchedMCTS(G, "cpu", "torch")
+    mcts = MCTS(G, "cpu", "torch")
     gen = torch.Generator().manual_seed(0)
     with recorded_ops() as seen:
         r = mcts.search(cur, mask, hashed_net, 12, noise=True, generator=gen)
@@ -397,8 +420,8 @@ def test_torch_search_calls_no_op_that_synchronises_on_cuda():
 @pytest.mark.cuda
 def test_torch_search_on_cuda_never_synchronises_and_matches_numba():
     cur, mask = random_positions(32, seed=5)
-    expected = BatchedMCTS(G, "cpu", "numba").search(cur, mask, hashed_net, 24)
-    mcts = BatchedMCTS(G, "cuda", "torch")
+    expected = MCTS(G, "cpu", "numba").search(cur, mask, hashed_net, 24)
+    mcts = MCTS(G, "cuda", "torch")
     gcur, gmask = cur.cuda(), mask.cuda()
     gen = torch.Generator(device="cuda").manual_seed(0)
     mcts.search(gcur, gmask, hashed_net, 3, noise=True, generator=gen)  # warm-up: lazy constants, CUDA init

@@ -15,9 +15,11 @@ import pytest
 import torch
 
 from kernels import connect4_torch as kt
-from src.agents.minibatch import NumbaMinibatch, TorchMinibatch
+from src.agents.minibatch import TorchMinibatch
+from src.games.connect4.minibatch import NumbaMinibatch
 from src.agents.replay import ReplayBuffer
 from src.games import make_game
+from src.games.protocol import draw_symmetries
 from tests.opponents.helpers import random_positions
 from tests.training.helpers import assert_identical
 
@@ -55,13 +57,13 @@ def test_fused_minibatch_equals_torch_reference(planes, n, mirror):
     games = {b: make_game("connect4", 1, backend=b) for b in ("torch", "numba")}
     g = games["torch"].geometry
     encode = functools.partial(kt.feature_planes if planes == 5 else kt.to_planes, g=g)
-    reference = TorchMinibatch(ring, games["torch"], encode, gamma)
-    numba_ops = TorchMinibatch(ring, games["numba"], encode if planes == 5 else games["numba"].ops.to_planes, gamma)
-    fused = NumbaMinibatch(ring, games["numba"], planes, gamma)
+    reference = TorchMinibatch(ring, games["torch"].game, encode, gamma)
+    numba_ops = TorchMinibatch(ring, games["numba"].game, encode if planes == 5 else games["numba"].ops.to_planes, gamma)
+    fused = NumbaMinibatch(ring, g, planes, gamma)
     gen = torch.Generator().manual_seed(n)
     for _ in range(3):
         idx = ring.sample_indices(256, n, STRIDE)
-        flip = torch.rand(256, generator=gen) < 0.5 if mirror else None
+        flip = (torch.rand(256, generator=gen) < 0.5).long() if mirror else None  # symmetry 1: the mirror
         want = reference(idx, n, STRIDE, flip)
         assert_identical(clone(fused(idx, n, STRIDE, flip)), want, "numba kernel")
         assert_identical(numba_ops(idx, n, STRIDE, flip), want, "torch path on numba ops")
@@ -80,7 +82,7 @@ def test_nstep_reference_follows_the_game_to_its_end():
                   "done": torch.tensor([d, False]), "next_cur": z, "next_mask": z + 10 + k})
     game = make_game("connect4", 1, backend="numba")
     idx = torch.tensor([0])
-    for mb in (TorchMinibatch(ring, game, game.ops.to_planes, 0.5), NumbaMinibatch(ring, game, 2, 0.5)):
+    for mb in (TorchMinibatch(ring, game.game, game.ops.to_planes, 0.5), NumbaMinibatch(ring, game.geometry, 2, 0.5)):
         b = mb(idx, 3, 2, None)
         assert b.reward.tolist() == [0.25] and b.done.tolist() == [True] and b.discount.tolist() == [0.125]
         assert b.action.tolist() == [0]
@@ -94,10 +96,10 @@ def test_torch_minibatch_path_calls_no_op_that_synchronises_on_cuda():
 
     ring = filled_ring(capacity=200, written=328, seed=3)
     game = make_game("connect4", 1, backend="torch")
-    mb = TorchMinibatch(ring, game, functools.partial(kt.feature_planes, g=game.geometry), 0.9)
+    mb = TorchMinibatch(ring, game.game, functools.partial(kt.feature_planes, g=game.geometry), 0.9)
     with recorded_ops() as seen:
         idx = ring.sample_indices(64, 3, STRIDE)
-        flip = torch.rand((64,), generator=ring.generator) < 0.5
-        mb(idx, 3, STRIDE, flip)
+        sym = draw_symmetries(64, 2, "cpu", ring.generator)
+        mb(idx, 3, STRIDE, sym)
     assert "randint" in seen and "where" in seen  # the recording works
     assert not host_syncs(seen)

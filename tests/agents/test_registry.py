@@ -73,11 +73,11 @@ class UniformLearner:
     def __init__(self, params, game, device, agent_seed, replay_seed):
         self.agent, self.game, self.seen = UniformAgent(agent_seed), game, 0
 
-    def act(self, cur, mask, legal, deterministic):
-        return self.agent.act(self.game.ops.to_planes(cur, mask), legal, deterministic)
+    def act(self, state, legal, deterministic):
+        return self.agent.act(self.game.game.observe(state), legal, deterministic)
 
     def observe(self, batch):
-        self.seen += int(batch["cur"].shape[0])
+        self.seen += int(batch["action"].shape[0])
 
     def on_game_end(self, done, reward):
         self.finished = getattr(self, "finished", 0) + int(done.sum())

@@ -23,7 +23,7 @@ class Column:
     def __init__(self, column: int):
         self.column = column
 
-    def act(self, *args, deterministic=True):
+    def act(self, *args, deterministic=True, active=None):
         n = args[0].shape[0]
         return torch.full((n,), self.column, dtype=torch.int64)
 
@@ -127,7 +127,7 @@ def test_runs_show_prints_config_progress_latest_eval_and_checkpoints(finished_r
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "myrun" in text and "completed" in text and "step=256/256" in text
-    assert "connect4 6x7" in text and "dqn" in text
+    assert "connect4 rows=6 cols=7" in text and "dqn" in text
     assert "evaluation at step 256" in text and "random" in text
     assert "model_256.pt" in text
 
@@ -190,12 +190,11 @@ def test_accuracy_in_each_evaluation_reaches_status_metrics_show_and_plot(tmp_pa
     assert status["eval"]["accuracy"] == evals[-1]["accuracy"]
     # the agent's moves on the labelled set, judged here, agree with the recorded shares
     from src.agents import load_agent
-    from src.games.backends import make_ops
     from src.training.evaluation import AgentOpponent
 
     final = sorted((rd.path / "checkpoints").glob("*.pt"), key=lambda p: int(p.stem.split("_")[-1]))[-1]
     ps = accuracy.position_set(30, 0)
-    moves = AgentOpponent(load_agent(final), make_ops(Geometry(), torch.device("cpu"), "numba", 0)).act(
+    moves = AgentOpponent(load_agent(final), Geometry()).act(
         torch.from_numpy(ps.cur), torch.from_numpy(ps.mask)).numpy()
     perfect, good = accuracy.judge(ps, moves)
     assert round(perfect.mean(), 4) == evals[-1]["accuracy"]["perfect"]["value"]
@@ -211,7 +210,7 @@ def test_accuracy_in_each_evaluation_reaches_status_metrics_show_and_plot(tmp_pa
 def test_random_openings_are_live_positions_of_the_requested_ply_checked_by_the_reference():
     import numpy as np
 
-    from src.training.evaluation import random_openings
+    from src.games.connect4.openings import random_openings
     from tests.games.reference import EMPTY, check_reachable, decode, winner, wins_at
 
     cur, mask = random_openings(300, 7, Geometry(), seed=4)
@@ -242,11 +241,11 @@ class PositionHash:
         h = (cur[:, None] * 1000003 + mask[:, None] * 7919 + cols * 104729) % 1009
         return torch.where(kt.legal_mask(mask, Geometry()), h, -1).argmax(1)
 
-    def act(self, *args, deterministic=True):
+    def act(self, *args, deterministic=True, active=None):
         if args[0].dim() == 4:  # observation planes
-            from src.agents.alphazero.agent import planes_to_bitboards
+            from src.games import as_game
 
-            return self._pick(*planes_to_bitboards(args[0], Geometry()))
+            return self._pick(*as_game(Geometry(), "cpu").from_observation(args[0]))
         return self._pick(args[0], args[1])
 
 

@@ -161,9 +161,9 @@ def test_frozen_snapshot_plays_exactly_like_the_weights_it_was_taken_from():
     reference = DQNAgent(agent.params, (2, 6, 7), 7, "cpu", seed=1)
     reference.online.load_state_dict(saved)
     cur, mask = random_positions(n, sampler.game.geometry, plies=30, seed=3)
-    replies = sampler.act(cur, mask, everyone(n))
-    assert torch.equal(replies, greedy(reference, sampler.ops, cur, mask))
-    assert not torch.equal(replies, greedy(agent, sampler.ops, cur, mask))  # not the live weights
+    replies = sampler.act(cur, mask, active=everyone(n))
+    assert torch.equal(replies, greedy(reference, sampler.game.ops, cur, mask))
+    assert not torch.equal(replies, greedy(agent, sampler.game.ops, cur, mask))  # not the live weights
 
 
 def test_current_self_plays_the_live_network_greedily():
@@ -172,7 +172,7 @@ def test_current_self_plays_the_live_network_greedily():
     sampler.on_new_games(everyone(n))
     perturb(agent, 6)
     cur, mask = random_positions(n, sampler.game.geometry, plies=30, seed=4)
-    assert torch.equal(sampler.act(cur, mask, everyone(n)), greedy(agent, sampler.ops, cur, mask))
+    assert torch.equal(sampler.act(cur, mask, active=everyone(n)), greedy(agent, sampler.game.ops, cur, mask))
 
 
 def test_trainer_with_pool_sampler_reports_mix_and_frozen_agents():

@@ -118,7 +118,7 @@ def test_more_games_than_memory_holds_is_a_range_error_with_the_largest_value(tm
     largest = int(line.rsplit(" ", 1)[1])
     from src.config.memory import available_bytes, game_bytes
 
-    assert 0 < largest and largest * game_bytes(6, 7) <= available_bytes()
+    assert 0 < largest and largest * game_bytes(_connect4()) <= available_bytes()
     raw = tiny_config(eval={"games": 100_000_000_000_000, "opponents": ["random"]})
     line = refused(capsys, "--config", write_config(tmp_path / "c.yaml", raw), "--run_dir", tmp_path / "r")
     assert "'eval.games'" in line and "the largest value that fits is at most" in line
@@ -130,7 +130,7 @@ def test_the_memory_bound_refuses_just_above_the_largest_value_and_accepts_it(mo
     from src.config.schema import ConfigError
 
     monkeypatch.setattr(memory, "available_bytes", lambda device=None: 1_000_000)
-    per = memory.game_bytes(6, 7)
+    per = memory.game_bytes(_connect4())
     memory.check_fits(1_000_000 // per, per, "k", "games")
     with pytest.raises(ConfigError, match=f"at most {1_000_000 // per}$"):
         memory.check_fits(1_000_000 // per + 1, per, "k", "games")
@@ -149,7 +149,7 @@ def test_total_steps_beyond_the_step_counter_are_refused(tmp_path, capsys, run_c
                                                 (3, 4, False), (4, 2, False), (1, 4, False), (6, 7, False)])
 def test_boards_where_nobody_can_win(rows, cols, expected):
     """Four in a row needs 4 cells in a line; in one column the stones alternate."""
-    from src.training.config import unwinnable
+    from src.games.connect4 import unwinnable
 
     assert unwinnable(rows, cols) is expected
 
@@ -297,3 +297,9 @@ def test_a_filesystem_turned_read_only_mid_run_is_one_line_naming_the_first_fail
     assert inspect_run(run_dir).status == "dead"
     (row,) = list_report(run_dir.parent, show_all=True).lines
     assert " dead " in row
+
+
+def _connect4():
+    from src.games import make_rules
+
+    return make_rules("connect4", "cpu", None, rows=6, cols=7)

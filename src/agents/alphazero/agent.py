@@ -9,13 +9,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kernels import connect4_torch as kt
-from kernels.geometry import Geometry
 from src.agents.alphazero.mcts import BatchedMCTS, SearchResult
 from src.agents.alphazero.network import PolicyValueNet
 from src.agents.common import checkpoint_dict, gradient_step, restore_generator
 from src.config.checks import positive_int_list, torch_device
 from src.config.schema import ConfigError, Field, Schema
+from src.games import rules_for
 from src.games.backends import seeded_generator
 
 CHECKPOINT_FORMAT = "c4engine.alphazero/1"
@@ -47,7 +46,8 @@ AZ_PARAMS = Schema({
     "value_target_q_weight": Field("float", 0.0, "value target = (1 - w) x the game's outcome + w x the root "
                                    "search's value (both from the mover's side); 0: the outcome alone", min=0, max=1),
     "value_loss_weight": Field("float", 1.0, "weight of the value loss against the policy loss", min=0),
-    "mirror_augment": Field("bool", True, "train on left-right mirrored copies of half of each minibatch"),
+    "mirror_augment": Field("bool", True, "augment each minibatch sample with one of the game's board symmetries, drawn "
+                            "uniformly (Connect4: the left-right mirror on half of them)"),
     "max_grad_norm": Field("float", 5.0, "gradient-norm clip (null: none)", gt=0, nullable=True),
     "search_backend": Field("str", None, "tree-search kernels: null (numba on the CPU, torch on CUDA), "
                             "'numba' or 'torch'", nullable=True, choices=("numba", "torch")),
@@ -68,26 +68,20 @@ def check_az_params(params: dict, key: str) -> None:
         raise ConfigError(f"{key}.search_backend", "numba search runs on the CPU only; use 'torch' on CUDA")
 
 
-def planes_to_bitboards(obs: torch.Tensor, g: Geometry) -> tuple[torch.Tensor, torch.Tensor]:
-    """cur, mask int64 [N] of observation planes float32 [N, 2, rows, cols] (plane 0: side to move)."""
-    bits = torch.tensor([[1 << (c * g.height + r) for c in range(g.cols)] for r in range(g.rows)],
-                        dtype=torch.int64, device=obs.device)
-    cur = ((obs[:, 0] > 0.5).long() * bits).sum(dim=(1, 2))
-    other = ((obs[:, 1] > 0.5).long() * bits).sum(dim=(1, 2))
-    return cur, cur | other
-
-
 class AlphaZeroAgent:
     agent_id = "alphazero"
     CHECKPOINT_FORMAT = CHECKPOINT_FORMAT
 
     def __init__(self, params: dict, observation_shape: tuple[int, int, int], num_actions: int,
-                 device: torch.device | str = "cpu", seed: int | None = None, simulations: int | None = None):
+                 device: torch.device | str = "cpu", seed: int | None = None, simulations: int | None = None,
+                 game=None):
+        """``game``: the ``Game`` (``src.games.protocol``) it searches; None: the default game of
+        ``observation_shape`` on ``device`` (torch backend)."""
         self.params = dict(params)
         self.observation_shape = tuple(observation_shape)
         self.num_actions = num_actions
         self.device = torch.device(device)
-        self.geometry = Geometry(self.observation_shape[1], self.observation_shape[2])
+        self.game = game if game is not None else rules_for(None, self.observation_shape, self.device, "torch")
         self.features = params.get("features", "planes")
         self.generator = seeded_generator(self.device, seed)
         self.online = PolicyValueNet(self.observation_shape, num_actions, params["channels"], params["blocks"],
@@ -97,59 +91,57 @@ class AlphaZeroAgent:
         # the module the loss is computed through: ``online``, or it in DistributedDataParallel
         # (``distribute``); the searches evaluate with ``online``
         self.trained = self.online
-        self.mcts = BatchedMCTS(self.geometry, self.device, params["search_backend"], c_puct=params["c_puct"],
+        self.mcts = BatchedMCTS(self.game, self.device, params["search_backend"], c_puct=params["c_puct"],
                                 dirichlet_alpha=params["dirichlet_alpha"], noise_eps=params["noise_eps"])
         default = params["act_simulations"] if params["act_simulations"] is not None else params["simulations"]
         self.act_simulations = default if simulations is None else int(simulations)
         self.num_updates = 0
         self.epsilon = None  # no epsilon-greedy exploration: status.json reports null
 
-    # -- the network on bitboards -----------------------------------------------------------
-    def encode(self, cur: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Network input of positions given as bitboards (int64 [N]): float32 [N, 2 or 5, rows, cols]."""
-        if self.features == "threats":
-            return kt.feature_planes(cur, mask, self.geometry)
-        return kt.to_planes(cur, mask, self.geometry)
+    # -- the network on game states -------------------------------------------------------
+    def encode(self, *words: torch.Tensor) -> torch.Tensor:
+        """Network input of positions given as the game's state words (``encode(*state)``, int64
+        [N] each): float32 [N, C, H, W] (``Game.encode`` of ``features``)."""
+        return self.game.encode(self.game.State(*words), self.features)
 
     @torch.no_grad()
-    def evaluate(self, cur: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(logits float32 [N, cols], value float32 [N]) of the positions, for the search."""
-        return self.online(self.encode(cur.to(self.device), mask.to(self.device)))
+    def evaluate(self, state) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits float32 [N, A], value float32 [N]) of the positions (the game's ``State``), for the search."""
+        return self.online(self.encode(*(w.to(self.device) for w in state)))
 
-    def search(self, cur, mask, simulations: int, noise: bool = False) -> SearchResult:
-        return self.mcts.search(cur, mask, self.evaluate, simulations, noise=noise, generator=self.generator)
+    def search(self, state, simulations: int, noise: bool = False) -> SearchResult:
+        return self.mcts.search(state, self.evaluate, simulations, noise=noise, generator=self.generator)
 
     @torch.no_grad()
-    def greedy_moves(self, net, cur: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """int64 [N]: the argmax over legal columns of ``net``'s policy (a frozen copy of ``online``,
+    def greedy_moves(self, net, state) -> torch.Tensor:
+        """int64 [N]: the argmax over legal actions of ``net``'s policy (a frozen copy of ``online``,
         as the pool's snapshots are): the raw policy, no search."""
-        logits, _ = net(self.encode(cur, mask))
-        return logits.masked_fill(~kt.legal_mask(mask, self.geometry), float("-inf")).argmax(dim=1)
+        logits, _ = net(self.encode(*state))
+        return logits.masked_fill(~self.game.legal_mask(state), float("-inf")).argmax(dim=1)
 
     # -- acting -----------------------------------------------------------------------------
     @torch.no_grad()
     def act(self, obs: torch.Tensor, legal_mask: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
-        """int64 [N]: the most visited column after ``act_simulations`` simulations (the raw
-        policy's argmax with 0); not ``deterministic``: root noise on, and a column drawn from the
+        """int64 [N]: the most visited action after ``act_simulations`` simulations (the raw
+        policy's argmax with 0); not ``deterministic``: root noise on, and an action drawn from the
         visit counts at ``temperature``."""
-        cur, mask = planes_to_bitboards(obs.to(self.device), self.geometry)
-        return self.act_bitboards(cur, mask, deterministic)
+        return self.act_state(self.game.from_observation(obs.to(self.device)), deterministic)
 
     @torch.no_grad()
-    def act_bitboards(self, cur: torch.Tensor, mask: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+    def act_state(self, state, deterministic: bool = True) -> torch.Tensor:
         if self.act_simulations == 0:
-            return self.greedy_moves(self.online, cur, mask)
-        result = self.search(cur, mask, self.act_simulations, noise=not deterministic)
+            return self.greedy_moves(self.online, state)
+        result = self.search(state, self.act_simulations, noise=not deterministic)
         return self.mcts.act(result, 0.0 if deterministic else self.params["temperature"], self.generator)
 
     @torch.no_grad()
     def action_values(self, obs: torch.Tensor, legal_mask: torch.Tensor) -> torch.Tensor:
         """float32 [N, cols]: the search's Q of each column (the policy's probabilities without search)."""
-        cur, mask = planes_to_bitboards(obs.to(self.device), self.geometry)
+        state = self.game.from_observation(obs.to(self.device))
         if self.act_simulations == 0:
-            logits, _ = self.evaluate(cur, mask)
+            logits, _ = self.evaluate(state)
             return F.softmax(logits.masked_fill(~legal_mask.to(self.device), float("-inf")), dim=1)
-        return self.search(cur, mask, self.act_simulations).q
+        return self.search(state, self.act_simulations).q
 
     # -- learning ---------------------------------------------------------------------------
     @property

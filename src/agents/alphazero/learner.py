@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import torch
 
-from kernels import connect4_torch as kt
 from src.agents.alphazero.agent import AlphaZeroAgent
 from src.games.backends import seeded_generator
+from src.games.protocol import apply_symmetries, draw_symmetries, index_state, uniform_legal
 from src.opponents.samplers import OpponentSampler
 
 
 class PositionReplay:
-    """Ring of (cur, mask int64, policy float16 [cols], value int8 (the outcome), q float16 (the
-    root search's value)) on the agent's device."""
+    """Ring of (the position's state words, int64 each, named by ``state_fields``; policy float16
+    [A], value int8 (the outcome), q float16 (the root search's value)) on the agent's device."""
 
-    def __init__(self, capacity: int, cols: int, device: torch.device, seed: int | None):
+    def __init__(self, capacity: int, num_actions: int, device: torch.device, seed: int | None,
+                 state_fields: tuple[str, ...]):
         self.capacity, self.device = int(capacity), torch.device(device)
-        self.storage = {"cur": torch.zeros(self.capacity, dtype=torch.int64, device=self.device),
-                        "mask": torch.zeros(self.capacity, dtype=torch.int64, device=self.device),
-                        "policy": torch.zeros((self.capacity, cols), dtype=torch.float16, device=self.device),
+        self.storage = {**{f: torch.zeros(self.capacity, dtype=torch.int64, device=self.device) for f in state_fields},
+                        "policy": torch.zeros((self.capacity, num_actions), dtype=torch.float16, device=self.device),
                         "value": torch.zeros(self.capacity, dtype=torch.int8, device=self.device),
                         "q": torch.zeros(self.capacity, dtype=torch.float16, device=self.device)}
         self.ptr = self.size = 0
@@ -36,7 +36,7 @@ class PositionReplay:
         return self.size
 
     def add(self, items: dict[str, torch.Tensor]) -> None:
-        n = items["cur"].shape[0]
+        n = items["value"].shape[0]
         if n == 0:
             return
         if n >= self.capacity:
@@ -68,23 +68,25 @@ class AlphaZeroLearner:
     """``Learner`` protocol (src/agents/protocol.py) for the AlphaZero agent."""
 
     def __init__(self, params: dict, game, device: torch.device, agent_seed: int | None, replay_seed: int | None):
-        self.params, self.game, self.device = params, game, device
-        self.g = game.geometry
-        self.agent = AlphaZeroAgent(params, game.observation_shape, game.num_actions, device, seed=agent_seed)
-        self.replay = PositionReplay(params["replay_buffer_size"], self.g.cols, device, replay_seed)
-        n, length = game.num_envs, self.g.rows * self.g.cols
+        """``game``: the batched env (``src.games.env.BatchedGame``); its ``game`` gives the rules."""
+        self.params, self.env, self.device = params, game, device
+        self.game = rules = game.game
+        self.fields = rules.State._fields
+        self.agent = AlphaZeroAgent(params, game.observation_shape, game.num_actions, device, seed=agent_seed,
+                                    game=rules)
+        self.replay = PositionReplay(params["replay_buffer_size"], rules.num_actions, device, replay_seed, self.fields)
+        n, length = game.num_envs, rules.max_plies
         self.num_envs = n
-        # positions of the running games, until each game's outcome is known
-        self.p_cur = torch.zeros((n, length), dtype=torch.int64, device=device)
-        self.p_mask = torch.zeros((n, length), dtype=torch.int64, device=device)
-        self.p_policy = torch.zeros((n, length, self.g.cols), dtype=torch.float16, device=device)
+        # positions of the running games (one [N, length] tensor per state word), until each game's outcome is known
+        self.p_state = {f: torch.zeros((n, length), dtype=torch.int64, device=device) for f in self.fields}
+        self.p_policy = torch.zeros((n, length, rules.num_actions), dtype=torch.float16, device=device)
         self.p_q = torch.zeros((n, length), dtype=torch.float16, device=device)  # root search values
         self.p_agent = torch.zeros((n, length), dtype=torch.bool, device=device)  # the agent's seat moved
         self.p_len = torch.zeros(n, dtype=torch.int64, device=device)
         # per game: the plies of its random opening (random_opening_plies)
         self.p_open = torch.zeros(n, dtype=torch.int64, device=device)
         self._draw_openings(torch.ones(n, dtype=torch.bool, device=device))
-        self.rows = torch.arange(n, device=device)
+        self.slots = torch.arange(n, device=device)
         self.dist = None  # a data-parallel run's ``Distributed`` (``distribute``)
         self._zero_report()
 
@@ -94,7 +96,7 @@ class AlphaZeroLearner:
         self.loss_count = 0
 
     # -- self-play moves ----------------------------------------------------------------------
-    def search_moves(self, cur: torch.Tensor, mask: torch.Tensor, active: torch.Tensor | None,
+    def search_moves(self, state, active: torch.Tensor | None,
                      agent_seat: bool, deterministic: bool = False) -> torch.Tensor:
         """Search the positions (self-play settings: root noise, temperature for the first
         ``temperature_moves`` plies), record the ``active`` ones for training, return the moves
@@ -104,48 +106,49 @@ class AlphaZeroLearner:
         of them are (choosing a subset would synchronise with the host)."""
         opening = None
         if self.params["random_opening_plies"] > 0 and not deterministic:
-            opening = _popcount(mask) < self.p_open
-            random_moves = kt.random_legal_actions(mask, self.g, self.agent.generator)
+            opening = self.game.ply(state) < self.p_open
+            random_moves = uniform_legal(self.game.legal_mask(state), self.agent.generator)
         if self.device.type == "cpu" and (active is not None or opening is not None):
-            searched = torch.ones_like(cur, dtype=torch.bool) if active is None else active
-            moves = torch.zeros_like(cur)
+            searched = torch.ones_like(state[0], dtype=torch.bool) if active is None else active
+            moves = torch.zeros_like(state[0])
             if opening is not None:
                 moves = torch.where(opening, random_moves, moves)
                 searched = searched & ~opening
             idx = searched.nonzero().squeeze(1)
             if idx.numel():
-                moves[idx] = self._search_moves(cur[idx], mask[idx], idx, agent_seat, deterministic)
+                moves[idx] = self._search_moves(index_state(state, idx), idx, agent_seat, deterministic)
             return moves
         if opening is None:
-            return self._search_moves(cur, mask, active, agent_seat, deterministic)
+            return self._search_moves(state, active, agent_seat, deterministic)
         where = ~opening if active is None else active & ~opening
-        return torch.where(opening, random_moves, self._search_moves(cur, mask, where, agent_seat, deterministic))
+        return torch.where(opening, random_moves, self._search_moves(state, where, agent_seat, deterministic))
 
-    def _search_moves(self, cur, mask, where, agent_seat: bool, deterministic: bool) -> torch.Tensor:
+    def _search_moves(self, state, where, agent_seat: bool, deterministic: bool) -> torch.Tensor:
         """``where``: the games' row indices (int64, a subset), a bool mask of the rows to record
         (all N searched), or None (all N, all recorded)."""
         p = self.params
         a = self.agent
-        result = a.search(cur, mask, p["simulations"], noise=not deterministic and p["noise_eps"] > 0)
+        result = a.search(state, p["simulations"], noise=not deterministic and p["noise_eps"] > 0)
         greedy = a.mcts.act(result, 0.0)
         if deterministic:
             moves = greedy
         else:
             sampled = a.mcts.act(result, p["temperature"], a.generator)
-            ply = _popcount(mask)
+            ply = self.game.ply(state)
             moves = torch.where(ply < p["temperature_moves"], sampled, greedy)
-        self._record(cur, mask, a.mcts.policy_target(result), result.value, where, agent_seat)
+        self._record(state, a.mcts.policy_target(result), result.value, where, agent_seat)
         return moves
 
-    def _record(self, cur, mask, policy, q, where, agent_seat: bool) -> None:
+    def _record(self, state, policy, q, where, agent_seat: bool) -> None:
         if where is not None and where.dtype == torch.int64:  # a subset of rows, all recorded
             rows, on = where, torch.ones_like(where, dtype=torch.bool)
         else:
-            rows = self.rows
+            rows = self.slots
             on = torch.ones_like(self.p_len, dtype=torch.bool) if where is None else where
-        col = self.p_len[rows].clamp(max=self.p_cur.shape[1] - 1)
-        self.p_cur[rows, col] = torch.where(on, cur, self.p_cur[rows, col])
-        self.p_mask[rows, col] = torch.where(on, mask, self.p_mask[rows, col])
+        col = self.p_len[rows].clamp(max=self.p_policy.shape[1] - 1)
+        for f, w in zip(self.fields, state):
+            buf = self.p_state[f]
+            buf[rows, col] = torch.where(on, w, buf[rows, col])
         self.p_policy[rows, col] = torch.where(on[:, None], policy.to(torch.float16), self.p_policy[rows, col])
         self.p_q[rows, col] = torch.where(on, q.to(torch.float16), self.p_q[rows, col])
         self.p_agent[rows, col] = torch.where(on, agent_seat, self.p_agent[rows, col])
@@ -154,10 +157,10 @@ class AlphaZeroLearner:
     def on_game_end(self, done: torch.Tensor, reward: torch.Tensor) -> None:
         """Games ``done`` ended with ``reward`` (agent's side): their positions get the outcome
         from each mover's side and go to the replay ring (before the games restart)."""
-        valid = (torch.arange(self.p_cur.shape[1], device=self.device)[None, :] < self.p_len[:, None]) & done[:, None]
+        valid = (torch.arange(self.p_policy.shape[1], device=self.device)[None, :] < self.p_len[:, None]) & done[:, None]
         outcome = reward.sign().to(torch.int8)[:, None]
         value = torch.where(self.p_agent, outcome, -outcome)
-        self.replay.add({"cur": self.p_cur[valid], "mask": self.p_mask[valid], "policy": self.p_policy[valid],
+        self.replay.add({**{f: buf[valid] for f, buf in self.p_state.items()}, "policy": self.p_policy[valid],
                          "value": value[valid], "q": self.p_q[valid]})
         self.p_len = torch.where(done, 0, self.p_len)
         self._draw_openings(done)
@@ -170,8 +173,8 @@ class AlphaZeroLearner:
             self.p_open = torch.where(games, new, self.p_open)
 
     # -- the Learner protocol -----------------------------------------------------------------
-    def act(self, cur, mask, legal, deterministic: bool) -> torch.Tensor:
-        return self.search_moves(cur, mask, None, agent_seat=True, deterministic=deterministic)
+    def act(self, state, legal, deterministic: bool) -> torch.Tensor:
+        return self.search_moves(state, None, agent_seat=True, deterministic=deterministic)
 
     def observe(self, batch: dict) -> None:
         pass  # positions were recorded by the searches; outcomes arrive through on_game_end
@@ -185,16 +188,15 @@ class AlphaZeroLearner:
             return
         for _ in range(p["updates_per_step"]):
             s = self.replay.sample(p["batch_size"])
-            obs = self.agent.encode(s["cur"], s["mask"])
-            legal = self.game.ops.legal_mask(s["mask"])
+            state = self.game.State(*(s[f] for f in self.fields))
+            obs = self.agent.encode(*state)
+            legal = self.game.legal_mask(state)
             policy, value = s["policy"].float(), s["value"].float()
             if p["value_target_q_weight"] > 0:
                 value = torch.lerp(value, s["q"].float(), p["value_target_q_weight"])
-            if p["mirror_augment"]:
-                flip = torch.rand(value.shape, device=self.device, generator=self.replay.generator) < 0.5
-                obs = torch.where(flip[:, None, None, None], obs.flip(-1), obs)
-                legal = torch.where(flip[:, None], legal.flip(-1), legal)
-                policy = torch.where(flip[:, None], policy.flip(-1), policy)
+            if p["mirror_augment"]:  # the game's symmetries: one drawn per sample (Connect4: the mirror on half)
+                k = draw_symmetries(value.shape[0], len(self.game.symmetries), self.device, self.replay.generator)
+                (obs,), _, (legal, policy) = apply_symmetries(self.game, k, obs=[obs], per_action=[legal, policy])
             loss, pl, vl = self.agent.update(obs, legal, policy, value)
             self.loss_sum += loss
             self.policy_loss_sum += pl
@@ -222,7 +224,7 @@ class AlphaZeroLearner:
         return {"agent": self.agent.state_dict(),
                 "replay": self.replay.state_dict() if include_replay else None,
                 "replay_generator": self.replay.generator.get_state(),
-                "pending": {"cur": self.p_cur.clone(), "mask": self.p_mask.clone(), "policy": self.p_policy.clone(),
+                "pending": {**{f: buf.clone() for f, buf in self.p_state.items()}, "policy": self.p_policy.clone(),
                             "q": self.p_q.clone(), "agent": self.p_agent.clone(), "len": self.p_len.clone(),
                             "open": self.p_open.clone()},
                 "report": {"loss_sum": self.loss_sum.clone(), "policy_loss_sum": self.policy_loss_sum.clone(),
@@ -235,8 +237,7 @@ class AlphaZeroLearner:
         else:
             self.replay.generator.set_state(state["replay_generator"].cpu())
         pend = state["pending"]
-        for name, buf in (("cur", self.p_cur), ("mask", self.p_mask), ("policy", self.p_policy),
-                          ("agent", self.p_agent), ("len", self.p_len)):
+        for name, buf in (*self.p_state.items(), ("policy", self.p_policy), ("agent", self.p_agent), ("len", self.p_len)):
             buf.copy_(pend[name])
         if "q" in pend:  # checkpoints from before search values were kept have none
             self.p_q.copy_(pend["q"])
@@ -257,18 +258,9 @@ class SelfPlaySampler(OpponentSampler):
     def __init__(self, learner: AlphaZeroLearner):
         self.learner = learner
 
-    def act(self, cur, mask, active=None):
-        return self.learner.search_moves(cur, mask, active, agent_seat=False)
+    def act(self, *words, active=None):
+        return self.learner.search_moves(self.learner.game.State(*words), active, agent_seat=False)
 
     def status(self) -> dict:
         return {"opponent_mix": {"self": 1.0}}
 
-
-def _popcount(x: torch.Tensor) -> torch.Tensor:
-    """int64 [N]: set bits of non-negative int64 words (the stones on the board), SWAR-style
-    (https://en.wikipedia.org/wiki/Hamming_weight); the count fits the top byte, so the
-    wrapping multiply and the arithmetic shift are safe."""
-    x = x - ((x >> 1) & 0x5555555555555555)
-    x = (x & 0x3333333333333333) + ((x >> 2) & 0x3333333333333333)
-    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0F
-    return (x * 0x0101010101010101) >> 56

@@ -1,12 +1,14 @@
 """Batched PUCT search over many games at once (``docs/mcts.md``), on the numba or torch kernels.
 
-    mcts = BatchedMCTS(Geometry(), "cpu")                  # numba on the CPU, torch on CUDA
-    result = mcts.search(cur, mask, evaluate, simulations=64, noise=True, generator=gen)
+    mcts = BatchedMCTS(game, "cpu")                        # numba on the CPU, torch on CUDA
+    result = mcts.search(state, evaluate, simulations=64, noise=True, generator=gen)
     actions = mcts.act(result, temperature=1.0, generator=gen)
     target = mcts.policy_target(result)
 
-``evaluate(cur, mask) -> (logits float32 [M, cols], value float32 [M])`` is the network on a
-batch of positions (int64 bitboards, ``kernels.geometry``), values for the side to move. It is
+``game`` is a ``Game`` (``src.games.protocol``): its rules go into the kernels (``numba_rules`` on
+numba, ``play``/``legal_mask`` on torch) and the trees store its state words.
+``evaluate(state) -> (logits float32 [M, A], value float32 [M])`` is the network on a batch of
+positions (the game's ``State``), values for the side to move. It is
 called once with the roots, then once per simulation with the leaves: on the torch backend
 every game's leaf (outputs for terminal or unsearched games' leaves are ignored: the batch
 size never depends on the data, so nothing synchronises), on the numba backend only the
@@ -20,7 +22,8 @@ to agree to the last visit):
   float64 and ``W`` sums in float64; the score is evaluated as
   ``q + ((c_puct * P) * sqrt(float(1 + sum N))) / float(1 + N)``, left to right, as Python
   floats would.
-* A move that wins and fills the board counts as a win (value -1 for the player to move).
+* A finished position's value for its side to move is ``-reward`` of the move into it (a move
+  that wins and fills the board counts as a win: value -1 for the player to move).
 * The root is searched whenever it has a legal move, even if the player who just moved has
   four in a row already (callers search only running games); the network is called on every
   root, a full one included, so ``network_value`` is always the network's.
@@ -38,13 +41,12 @@ from typing import Callable
 
 import torch
 
-from kernels import connect4_torch as kt
 from kernels import mcts_numba as kmn
 from kernels import mcts_torch as kmt
-from kernels.geometry import Geometry
 from src.games.backends import resolve_backend, resolve_device
+from src.games.protocol import Game, State, stack_words, unstack_words
 
-Evaluate = Callable[[torch.Tensor, torch.Tensor], "tuple[torch.Tensor, torch.Tensor]"]
+Evaluate = Callable[[State], "tuple[torch.Tensor, torch.Tensor]"]
 
 
 @dataclass
@@ -65,9 +67,9 @@ class SearchResult:
 class BatchedMCTS:
     """PUCT search of ``N`` games at once, each game its own tree; see ``docs/mcts.md``."""
 
-    def __init__(self, geometry: Geometry, device: str | torch.device | None, backend: str | None = None,
+    def __init__(self, game: Game, device: str | torch.device | None, backend: str | None = None,
                  c_puct: float = 1.25, fpu: float = 0.0, dirichlet_alpha: float = 1.0, noise_eps: float = 0.25):
-        self.g = geometry
+        self.game = game
         self.device = resolve_device(device)
         self.backend = resolve_backend(backend, self.device)
         if dirichlet_alpha <= 0:
@@ -77,48 +79,51 @@ class BatchedMCTS:
         self.c_puct, self.fpu = float(c_puct), float(fpu)
         self.dirichlet_alpha, self.noise_eps = float(dirichlet_alpha), float(noise_eps)
 
-    def _evaluate(self, evaluate: Evaluate, cur: torch.Tensor, mask: torch.Tensor):
-        logits, value = evaluate(cur, mask)
-        return kmt.priors(logits, kt.legal_mask(mask, self.g)), value.to(torch.float64)
+    def _evaluate(self, evaluate: Evaluate, state: State):
+        logits, value = evaluate(state)
+        return kmt.priors(logits, self.game.legal_mask(state)), value.to(torch.float64)
 
     @torch.no_grad()
-    def search(self, cur: torch.Tensor, mask: torch.Tensor, evaluate: Evaluate, simulations: int,
+    def search(self, state: State, evaluate: Evaluate, simulations: int,
                noise: bool = False, generator: torch.Generator | None = None) -> SearchResult:
-        """Search the positions ``cur``/``mask`` (int64 [N]) with ``simulations`` simulations each.
+        """Search the positions ``state`` (the game's ``State``, int64 [N] words) with
+        ``simulations`` simulations each.
 
         ``noise=True`` mixes Dirichlet noise into the root priors, drawn from ``generator`` (a
         ``torch.Generator`` on the search's device, or torch's default stream when None)."""
         if simulations < 0:
             raise ValueError(f"simulations must be >= 0, got {simulations}")
-        if cur.dim() != 1 or cur.shape != mask.shape:
-            raise ValueError(f"cur and mask must be int64 [N] of one shape, "
-                             f"got {tuple(cur.shape)} and {tuple(mask.shape)}")
-        g, numba = self.g, self.backend == "numba"
-        cur = cur.to(self.device, torch.int64).contiguous()
-        mask = mask.to(self.device, torch.int64).contiguous()
-        n = cur.shape[0]
+        if any(w.dim() != 1 or w.shape != state[0].shape for w in state):
+            raise ValueError(f"the state's words must be int64 [N] of one shape, got {[tuple(w.shape) for w in state]}")
+        game, numba = self.game, self.backend == "numba"
+        state = type(state)(*(w.to(self.device, torch.int64).contiguous() for w in state))
+        n = state[0].shape[0]
+        a = game.num_actions
 
-        root_prior, root_value = self._evaluate(evaluate, cur, mask)
+        root_prior, root_value = self._evaluate(evaluate, state)
         if noise:
-            noise_p = kmt.dirichlet(kt.legal_mask(mask, g), self.dirichlet_alpha, generator)
+            noise_p = kmt.dirichlet(game.legal_mask(state), self.dirichlet_alpha, generator)
             root_prior = (1.0 - self.noise_eps) * root_prior + self.noise_eps * noise_p
 
-        k_mod = kmn if numba else kmt
-        as_k = (lambda x: x.numpy()) if numba else (lambda x: x)  # numba kernels take numpy views
-        tree = k_mod.init_tree(n, simulations, g, as_k(cur), as_k(mask))
+        if numba:  # the numba kernels take numpy views and the game's njit rules
+            k_mod, rules, as_k = kmn, game.numba_rules(), (lambda x: x.numpy())
+        else:
+            k_mod, rules, as_k = kmt, game, (lambda x: x)
+        tree = k_mod.init_tree(n, simulations, rules, as_k(stack_words(state)))
         k_mod.set_root(tree, as_k(root_prior))
         for k in range(simulations):
-            leaf_cur, leaf_mask, needs_net = k_mod.select_leaves(tree, k, g, self.c_puct, self.fpu)
+            leaf_words, needs_net = k_mod.select_leaves(tree, k, rules, self.c_puct, self.fpu)
             if numba:  # evaluate only the leaves that need the network
-                leaf_cur, leaf_mask, needs_net = (torch.from_numpy(x) for x in (leaf_cur, leaf_mask, needs_net))
-                leaf_prior = torch.zeros((n, g.cols), dtype=torch.float64)
+                leaf_words, needs_net = torch.from_numpy(leaf_words), torch.from_numpy(needs_net)
+                leaf_prior = torch.zeros((n, a), dtype=torch.float64)
                 leaf_value = torch.zeros(n, dtype=torch.float64)
                 idx = needs_net.nonzero().squeeze(1)
                 if idx.numel():
-                    leaf_prior[idx], leaf_value[idx] = self._evaluate(evaluate, leaf_cur[idx], leaf_mask[idx])
+                    leaves = unstack_words(game.State, leaf_words[idx])
+                    leaf_prior[idx], leaf_value[idx] = self._evaluate(evaluate, leaves)
             else:
-                leaf_prior, leaf_value = self._evaluate(evaluate, leaf_cur, leaf_mask)
-            k_mod.expand_and_backup(tree, k, g, as_k(leaf_prior), as_k(leaf_value))
+                leaf_prior, leaf_value = self._evaluate(evaluate, game.State(*leaf_words.unbind(1)))
+            k_mod.expand_and_backup(tree, k, rules, as_k(leaf_prior), as_k(leaf_value))
 
         as_t = torch.from_numpy if numba else (lambda x: x)
         visits = as_t(tree.visits[:, 0]).to(torch.int64)
