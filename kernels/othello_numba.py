@@ -337,3 +337,22 @@ def random_rollout(me, opp, player, steps: int, seed: int):
     finished = np.empty(me.shape[0], dtype=np.int64)
     _random_rollout(_u64(me), _u64(opp), player, steps, _seed(seed), finished)
     return finished
+
+
+# --- the generic search's rules (src.games.protocol.NumbaRules): a node is words[i, s, 0:3] ---
+
+@njit(inline="always", cache=True)
+def rules_play(words, i, src, dst, a):
+    """Write into ``words[i, dst]`` the position after action ``a`` at ``words[i, src]``;
+    returns (reward, done) for the mover."""
+    m, o, p, r, d, _ = play_one(np.uint64(words[i, src, 0]), np.uint64(words[i, src, 1]), words[i, src, 2], a)
+    words[i, dst, 0], words[i, dst, 1], words[i, dst, 2] = np.int64(m), np.int64(o), p
+    return r, d
+
+
+@njit(inline="always", cache=True)
+def rules_is_legal(words, i, s, a):
+    legal = moves_of(np.uint64(words[i, s, 0]), np.uint64(words[i, s, 1]))
+    if a == PASS:
+        return legal == _ZERO
+    return 0 <= a < PASS and ((legal >> np.uint64(a)) & _ONE) != _ZERO

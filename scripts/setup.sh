@@ -16,4 +16,4 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e ".[dev,plot,solver,gym,pettingzoo,tensorboard]"
+.venv/bin/python -m pip install -q -e ".[dev,test,plot,solver,gym,pettingzoo,tensorboard]"

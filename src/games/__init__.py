@@ -4,8 +4,9 @@ from __future__ import annotations
 from typing import Callable
 
 from src.games.connect4 import BatchedConnect4
+from src.games.othello import BatchedOthello
 
-GAMES: dict[str, Callable] = {"connect4": BatchedConnect4}
+GAMES: dict[str, Callable] = {"connect4": BatchedConnect4, "othello": BatchedOthello}
 
 
 def make_game(game_id: str, num_envs: int, device=None, backend: str | None = None, seed: int | None = None, **params):
@@ -17,4 +18,4 @@ def make_game(game_id: str, num_envs: int, device=None, backend: str | None = No
     return cls(num_envs, device=device, backend=backend, seed=seed, **params)
 
 
-__all__ = ["make_game", "GAMES", "BatchedConnect4"]
+__all__ = ["make_game", "GAMES", "BatchedConnect4", "BatchedOthello"]
