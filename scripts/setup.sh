@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates .venv (once) and installs the project with its test and optional extras into it:
-# dev (pytest), plot (matplotlib), solver (bitbully, the perfect Connect4 solver), gym
-# (gymnasium), pettingzoo (pettingzoo, pygame) and tensorboard.
+# dev (pytest), test (open-spiel, the oracle of tests/games), plot (matplotlib), solver
+# (bitbully, the perfect Connect4 solver), gym (gymnasium), pettingzoo (pettingzoo, pygame)
+# and tensorboard.
 # Idempotent: a second run only checks that everything is installed.
 #
 # torch is pinned to 2.13.0, and which build arrives depends on pip's configuration: where pip
