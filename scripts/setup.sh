@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Creates .venv (once) and installs the project with its test and optional extras into it:
-# dev (pytest), plot (matplotlib), solver (bitbully, the perfect Connect4 solver), gym
-# (gymnasium), pettingzoo (pettingzoo, pygame), tensorboard and browser (selenium, for the
-# browser test of `play --web`; the browser itself is Debian's chromium, see .ci/run).
+# dev (pytest), test (open-spiel, the oracle of tests/games), plot (matplotlib), solver
+# (bitbully, the perfect Connect4 solver), gym (gymnasium), pettingzoo (pettingzoo, pygame),
+# tensorboard and browser (selenium, for the browser test of `play --web`; the browser itself
+# is Debian's chromium, see .ci/run).
 # Idempotent: a second run only checks that everything is installed.
 #
 # torch is pinned to 2.13.0, and which build arrives depends on pip's configuration: where pip
@@ -17,4 +18,4 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e ".[dev,plot,solver,gym,pettingzoo,tensorboard,browser]"
+.venv/bin/python -m pip install -q -e ".[dev,test,plot,solver,gym,pettingzoo,tensorboard,browser]"

@@ -11,9 +11,11 @@ from src.games.backends import resolve_backend, resolve_device, resolve_obs_dtyp
 from src.games.connect4 import ENTRY as CONNECT4
 from src.games.connect4 import BatchedConnect4
 from src.games.env import BatchedGame
+from src.games.othello import ENTRY as OTHELLO
+from src.games.othello import BatchedOthello
 from src.games.protocol import Game, GameEntry
 
-GAMES: dict[str, GameEntry] = {"connect4": CONNECT4}
+GAMES: dict[str, GameEntry] = {"connect4": CONNECT4, "othello": OTHELLO}
 DEFAULT_GAME = "connect4"
 
 
@@ -81,4 +83,5 @@ def make_game(game_id: str, num_envs: int, device=None, backend: str | None = No
     return entry.env_cls(num_envs, device=device, backend=backend, seed=seed, **params)
 
 
-__all__ = ["make_game", "make_rules", "rules_for", "as_game", "game_entry", "GAMES", "DEFAULT_GAME", "BatchedConnect4", "BatchedGame"]
+__all__ = ["make_game", "make_rules", "rules_for", "as_game", "game_entry", "GAMES", "DEFAULT_GAME", "BatchedConnect4",
+           "BatchedGame", "BatchedOthello"]

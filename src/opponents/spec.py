@@ -24,7 +24,9 @@ OPPONENTS: dict[str, type[Opponent]] = {
     cls.name: cls for cls in (RandomOpponent, HeuristicOpponent, SmartHeuristicOpponent, SearchOpponent,
                               SolverOpponent, DepthSolverOpponent)
 }
-OPPONENT_NAMES: tuple[str, ...] = tuple(OPPONENTS)
+# names only other games' registry entries build (src.games.GameEntry.make_opponent): Othello's greedy
+OTHER_GAMES_OPPONENTS = ("greedy",)
+OPPONENT_NAMES: tuple[str, ...] = tuple(OPPONENTS) + OTHER_GAMES_OPPONENTS
 SOLVER_OPPONENTS = ("perfect", "solver")  # backed by the bitbully solver: 6x7 only, run on the host
 DEFAULT_SEARCH_DEPTH = 4
 DEFAULT_SOLVER_DEPTH = 8
@@ -37,7 +39,7 @@ def _fail(spec: Any, why: str) -> ValueError:
 
 
 def _check_name(spec: Any, name: Any) -> str:
-    if not isinstance(name, str) or name not in OPPONENTS:
+    if not isinstance(name, str) or name not in OPPONENT_NAMES:
         close = [n for n in OPPONENT_NAMES if str(name) and n.startswith(str(name))]
         close = close or difflib.get_close_matches(str(name), OPPONENT_NAMES, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -125,5 +127,7 @@ def make_opponent(spec: str | Mapping[str, Any], geometry: Geometry | None = Non
         from src.opponents.generic import GameRandomOpponent
 
         return GameRandomOpponent(geometry, seed)  # 'random', the one opponent every game has
+    if name not in OPPONENTS:
+        raise _fail(spec, f"opponent {name!r} does not play connect4")
     geometry = getattr(geometry, "geometry", geometry)  # Connect4's ``Game`` gives its board
     return OPPONENTS[name](geometry, device, backend, seed, **params)
