@@ -141,8 +141,6 @@ def show_report(run_dir: str | os.PathLike, now: datetime | None = None) -> list
             except (KeyError, TypeError, ValueError):
                 lines.append("    (unreadable perfect_games record)")
         for name, b in (ev.get("benchmark") or {}).items() if isinstance(ev.get("benchmark"), dict) else ():
-            from src.training.pons import format_pons
-
             lines.append(f"  benchmark {name}, judged by the perfect solver:")
             try:
                 lines += ["  " + line for line in format_pons(b)]
@@ -261,3 +259,16 @@ def _plot_benchmark(ax, evals: list[dict]) -> None:
     ax.set_ylabel("benchmark\n(all sets)")
     ax.set_ylim(-0.02, 1.02)
     ax.legend(loc="lower right", fontsize="small")
+
+
+def format_pons(result: dict) -> list[str]:
+    """A small table of a ``measure_pons`` result: one row per set and the overall one."""
+    def cell(s):
+        return f"{s['value']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]" if s["value"] is not None else "-"
+
+    lines = [f"  {'set':<15}{'file':<12}{'positions':>9}   {'perfect (95% CI)':<22}  {'good (95% CI)':<22}"]
+    for label, s in result["sets"].items():
+        lines.append(f"  {label:<15}{s['file']:<12}{s['positions']:>9}   {cell(s['perfect']):<22}  {cell(s['good']):<22}")
+    total = sum(s["positions"] for s in result["sets"].values())
+    lines.append(f"  {'all six':<15}{'':<12}{total:>9}   {cell(result['perfect']):<22}  {cell(result['good']):<22}")
+    return lines

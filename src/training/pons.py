@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from kernels.geometry import Geometry
+from src.runs.show import format_pons  # noqa: F401  (re-exported: what evaluate prints)
 from src.training.accuracy import (PositionSet, _share, cache_dir, check_accuracy_usable, judge,
                                    label_positions)
 
@@ -158,16 +159,3 @@ def measure_pons(player, positions: int = SET_SIZE, device: str | torch.device =
         all_good.append(good)
     return {"positions": positions, "perfect": _share(np.concatenate(all_perfect)),
             "good": _share(np.concatenate(all_good)), "sets": sets}
-
-
-def format_pons(result: dict) -> list[str]:
-    """A small table of a ``measure_pons`` result: one row per set and the overall one."""
-    def cell(s):
-        return f"{s['value']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]" if s["value"] is not None else "-"
-
-    lines = [f"  {'set':<15}{'file':<12}{'positions':>9}   {'perfect (95% CI)':<22}  {'good (95% CI)':<22}"]
-    for label, s in result["sets"].items():
-        lines.append(f"  {label:<15}{s['file']:<12}{s['positions']:>9}   {cell(s['perfect']):<22}  {cell(s['good']):<22}")
-    total = sum(s["positions"] for s in result["sets"].values())
-    lines.append(f"  {'all six':<15}{'':<12}{total:>9}   {cell(result['perfect']):<22}  {cell(result['good']):<22}")
-    return lines

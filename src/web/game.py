@@ -45,7 +45,9 @@ def analyse(agent, ops, cur: torch.Tensor, mask: torch.Tensor) -> tuple[int, lis
     legal = ops.legal_mask(mask)
     search = getattr(agent, "search", None)
     if search is not None and getattr(agent, "act_simulations", 0) > 0:
-        result = search(cur, mask, agent.act_simulations)
+        from src.games.connect4 import C4State
+
+        result = search(C4State(cur, mask), agent.act_simulations)
         move = int(agent.mcts.act(result, 0.0)[0])
         return move, result.q[0].tolist(), result.visits[0].tolist()
     obs = ops.to_planes(cur, mask)
