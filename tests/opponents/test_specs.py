@@ -31,7 +31,7 @@ def test_parse_opponent_spec_accepts_strings_and_one_key_mappings(spec, expected
     ("heurstic", "unknown opponent 'heurstic'; did you mean 'heuristic'?"),
     ("smart", "did you mean 'smart_heuristic'?"),
     ("serch:4", "did you mean 'search'?"),
-    ("minimax", "unknown opponent 'minimax' (expected one of random, heuristic, smart_heuristic, search, perfect, solver)"),
+    ("minimax", "unknown opponent 'minimax' (expected one of random, heuristic, smart_heuristic, search, perfect, solver, greedy)"),
     ("search:0", "search depth must be an integer from 1 to 8, got 0"),
     ("search:9", "from 1 to 8, got 9"),
     ("search:two", "got 'two'"),
@@ -53,7 +53,7 @@ def test_parse_opponent_spec_rejects_bad_specs_with_a_one_line_message(spec, mes
 
 
 def test_names_and_canonical_specs():
-    assert OPPONENT_NAMES == ("random", "heuristic", "smart_heuristic", "search", "perfect", "solver")
+    assert OPPONENT_NAMES == ("random", "heuristic", "smart_heuristic", "search", "perfect", "solver", "greedy")
     assert format_opponent_spec("search", {"depth": 5}) == "search:5"
     assert format_opponent_spec("heuristic") == "heuristic"
     for spec in SPECS + [{"search": {"depth": 2}}]:
@@ -115,3 +115,9 @@ def test_opponent_and_env_given_the_same_seed_draw_different_numbers():
     env = make_game("connect4", 4096, device="cpu", backend="torch", seed=11)
     opp = make_opponent("random", g, "cpu", "torch", 11)
     assert not torch.equal(env.sample_actions(), opp.act(env.cur, env.mask))
+
+
+def test_othellos_greedy_parses_but_does_not_play_connect4():
+    assert parse_opponent_spec("greedy") == ("greedy", {})
+    with pytest.raises(ValueError, match="'greedy' does not play connect4"):
+        make_opponent("greedy", Geometry(), "cpu", "torch", 0)
