@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from src.opponents.base import _stream_seed
+from src.opponents.stream import _stream_seed
 
 
 class GameRandomOpponent:

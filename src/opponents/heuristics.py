@@ -9,6 +9,7 @@ import torch
 from kernels.geometry import Geometry
 from kernels.opponents_torch import MAX_SEARCH_DEPTH
 from src.opponents.base import Opponent
+from src.opponents.stream import check_depth
 
 
 class RandomOpponent(Opponent):
@@ -42,10 +43,8 @@ class SearchOpponent(Opponent):
 
     def __init__(self, geometry: Geometry | None = None, device: str | torch.device | None = None,
                  backend: str | None = None, seed: int | None = None, depth: int = 4):
-        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_SEARCH_DEPTH:
-            raise ValueError(f"search depth must be an integer from 1 to {MAX_SEARCH_DEPTH}, got {depth!r}")
+        self.depth = check_depth(depth, MAX_SEARCH_DEPTH)
         super().__init__(geometry, device, backend, seed)
-        self.depth = depth
 
     @property
     def params(self) -> dict:

@@ -9,76 +9,29 @@ Ties are broken uniformly at random from the opponent's own seeded stream.
 """
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 
 from kernels import othello_opponents_numba as knb
 from kernels import othello_opponents_torch as kt
 from kernels.othello_opponents_numba import MAX_SEARCH_DEPTH
-from src.games.backends import resolve_backend, resolve_device
-from src.opponents.base import _U64, _stream_seed
+from src.opponents.stream import KernelOpponent, check_depth
 
 
-class OthelloOpponent:
+class OthelloOpponent(KernelOpponent):
     """Base class: subclasses name their kernel (the same in both kernel modules) and its extra arguments."""
 
-    name: ClassVar[str]
-    kernel: ClassVar[str]
-    on_host = False
+    torch_kernels, numba_kernels = kt, knb
 
     def __init__(self, game=None, device: str | torch.device | None = None, backend: str | None = None,
                  seed: int | None = None):
         self.game = game
-        self.device = resolve_device(device if device is not None or game is None else game.device)
-        self.backend = resolve_backend(backend, self.device)
-        self._seed = _stream_seed(seed)
-        if self.backend == "torch":
-            self.generator = torch.Generator(device=self.device)
-            self.generator.manual_seed(self._seed)
-        else:
-            self.counter = 0
-
-    @property
-    def params(self) -> dict:
-        return {}
-
-    @property
-    def spec(self) -> str:
-        return self.name + "".join(f":{v}" for v in self.params.values())
-
-    def _args(self) -> tuple:
-        return ()
-
-    def _next_seed(self) -> int:
-        self.counter += 1  # one counter-based stream per call, as the numba env's
-        return (self._seed * 0x9E3779B97F4A7C15 + self.counter) & _U64
+        super().__init__(device if device is not None or game is None else game.device, backend, seed)
 
     def act(self, mine: torch.Tensor, theirs: torch.Tensor, player: torch.Tensor | None = None,
             active: torch.Tensor | None = None) -> torch.Tensor:
         """Actions for the side to move: int64 [N] (every game is computed; ``active`` is accepted
         for the protocol and not needed: no host sync either way)."""
-        if self.backend == "torch":
-            return getattr(kt, self.kernel)(mine, theirs, *self._args(), self.generator)
-        out = getattr(knb, self.kernel)(mine.numpy(), theirs.numpy(), *self._args(), self._next_seed())
-        return torch.from_numpy(out)
-
-    def state_dict(self) -> dict:
-        if self.backend == "torch":
-            return {"backend": "torch", "generator": self.generator.get_state()}
-        return {"backend": "numba", "seed": self._seed, "counter": self.counter}
-
-    def load_state_dict(self, state: dict) -> None:
-        if state.get("backend") != self.backend:
-            raise ValueError(f"opponent state is for backend {state.get('backend')!r}, "
-                             f"this {self.spec!r} opponent runs on {self.backend!r}")
-        if self.backend == "torch":
-            self.generator.set_state(state["generator"])
-        else:
-            self._seed, self.counter = int(state["seed"]), int(state["counter"])
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(spec={self.spec!r}, device={str(self.device)!r}, backend={self.backend!r})"
+        return self._run(self.kernel, mine, theirs)
 
 
 class OthelloRandom(OthelloOpponent):
@@ -109,10 +62,8 @@ class OthelloSearch(OthelloOpponent):
     kernel = "search_actions"
 
     def __init__(self, game=None, device=None, backend=None, seed=None, depth: int = 2):
-        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_SEARCH_DEPTH:
-            raise ValueError(f"search depth must be an integer from 1 to {MAX_SEARCH_DEPTH}, got {depth!r}")
+        self.depth = check_depth(depth, MAX_SEARCH_DEPTH)
         super().__init__(game, device, backend, seed)
-        self.depth = depth
 
     @property
     def params(self) -> dict:
