@@ -46,12 +46,12 @@ def rules_for(game: dict | None, observation_shape, device, backend: str | None 
 
 
 def describe_game(game_id: str, params: dict) -> str:
-    """``6x7 boards`` for Connect4, else ``othello`` or ``name (k=v, ...)``: a game, for messages."""
+    """The game for messages: its entry's ``describe`` of the filled params (Connect4: ``6x7
+    boards``), else ``othello`` or ``name (k=v, ...)``."""
     params = {k: v for k, v in (params or {}).items() if k != "obs_dtype"}
-    if game_id == "connect4":
-        from src.games import connect4
-
-        return connect4.describe({**GAMES["connect4"].params.fill({}, "game.params"), **params})
+    entry = GAMES.get(game_id)
+    if entry is not None and entry.describe is not None:
+        return entry.describe(_filled(entry, params))
     text = ", ".join(f"{k}={v}" for k, v in params.items())
     return f"{game_id} ({text})" if text else game_id
 
@@ -59,11 +59,13 @@ def describe_game(game_id: str, params: dict) -> str:
 def game_warning(game_id: str, params: dict) -> str | None:
     """A warning to print once before training this game with these params (Connect4: a board on
     which no game can be won), else None."""
-    if game_id == "connect4":
-        from src.games import connect4
+    entry = game_entry(game_id)
+    return entry.warning(_filled(entry, params)) if entry.warning is not None else None
 
-        return connect4.unwinnable_warning(params)
-    return None
+
+def _filled(entry: GameEntry, params: dict) -> dict:
+    """``params`` over the game's defaults."""
+    return {**entry.params.fill({}, "game.params"), **(params or {})}
 
 
 def as_game(game, device, backend: str | None = None) -> Game:

@@ -252,6 +252,10 @@ class GameEntry:
     # the params of the game whose observations have this shape (checkpoints written before
     # they recorded their game); None: the shape does not tell
     params_for_shape: Callable[[tuple[int, ...]], dict] | None = None
+    # the game with these (filled) params in a message, e.g. '6x7 boards'; None: the id and params
+    describe: Callable[[dict], str] | None = None
+    # a warning to print once before training with these (filled) params, else None
+    warning: Callable[[dict], str | None] | None = None
 
 
 # -- generic helpers over states: the engine's only operations on a game's words ---------------

@@ -62,6 +62,7 @@ def from_geometry(obj, device, backend) -> Connect4 | None:
 ENTRY = GameEntry("connect4", make, PARAMS, BatchedConnect4, check=check_params,
                   opponents=("random", "heuristic", "smart_heuristic", "search", "perfect", "solver"),
                   extras=frozenset({"accuracy", "openings"}),
-                  params_for_shape=lambda shape: {"rows": int(shape[1]), "cols": int(shape[2])})
+                  params_for_shape=lambda shape: {"rows": int(shape[1]), "cols": int(shape[2])},
+                  describe=describe, warning=unwinnable_warning)
 
 __all__ = ["BatchedConnect4", "Connect4", "C4State", "ENTRY", "PARAMS"]
