@@ -59,12 +59,17 @@ def test_the_name_bundled_is_accepted_by_load_agent_play_and_evaluate(capsys):
     from src.agents import load_agent
     from src.cli.evaluate import main as evaluate
     from src.cli.play import main as play
+    from src.training.evaluation import validate_eval_opponents
     import io
 
     assert load_agent("bundled", simulations=0).act_simulations == 0
-    assert evaluate(["bundled", "--simulations", "0", "--opponents", "random", "bundled", "--games", "2"]) == 0
+    assert evaluate(["bundled", "--simulations", "0", "--opponents", "random", "--games", "2"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("the bundled agent (step ") and re.search(r"alphazero_connect4\.pt\s+score", out)
+    assert out.startswith("the bundled agent (step ") and re.search(r"random\s+score", out)
+    # as an evaluation opponent (checked as eval.opponents and `evaluate --opponents` are; playing
+    # it at its 200 simulations a move would take half a minute)
+    game = {"id": "connect4", "params": {"rows": 6, "cols": 7}}
+    assert validate_eval_opponents(["random", "bundled"], "eval.opponents", REPO, game) == ["random", str(BUNDLED_PATH)]
     text = io.StringIO()
     assert play(["random", "--opponent", "bundled"], inp=io.StringIO(""), out=text) == 0
     assert "result: " in text.getvalue() and "opponent random vs the bundled agent" in text.getvalue()
