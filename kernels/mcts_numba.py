@@ -14,6 +14,7 @@ any, in slot ``k + 1``; slot 0 is the root.
 """
 from __future__ import annotations
 
+import math
 import zlib
 from types import SimpleNamespace
 
@@ -75,11 +76,11 @@ def token_of(rules) -> int:
 
 
 def _default_key(rules) -> str:
-    f = _py(rules.play)
+    f = py_function(rules.play)
     return f"{f.__module__}.{f.__qualname__}:{rules.num_actions}:{rules.num_words}:{rules.max_plies}"
 
 
-def _py(f):
+def py_function(f):
     """The Python function of a numba dispatcher (``f`` itself if it is one already)."""
     return getattr(f, "py_func", f)
 
@@ -93,7 +94,7 @@ def tree_steps(jit, rules) -> SimpleNamespace:
     Returns ``select_one(i, k, c_puct, fpu, <tree arrays>)`` (simulation ``k`` of game ``i``:
     descend to the leaf, create it; the tree arrays of ``init_tree`` in ``select``'s order) and
     ``is_legal`` (the game's, compiled by ``jit``)."""
-    play, is_legal = jit(_py(rules.play)), jit(_py(rules.is_legal))
+    play, is_legal = jit(py_function(rules.play)), jit(py_function(rules.is_legal))
     num_actions, num_words = rules.num_actions, rules.num_words
 
     @jit
@@ -105,7 +106,7 @@ def tree_steps(jit, rules) -> SimpleNamespace:
         nsum = np.int64(0)
         for a in range(num_actions):
             nsum += visits[i, node, a]
-        root_term = np.sqrt(np.float64(1 + nsum))
+        root_term = math.sqrt(np.float64(1 + nsum))  # IEEE sqrt (correctly rounded) on every target
         best = -1
         best_score = -np.inf
         for a in range(num_actions):
@@ -164,19 +165,46 @@ def tree_steps(jit, rules) -> SimpleNamespace:
     return SimpleNamespace(select_one=select_one, is_legal=is_legal)
 
 
-def backup_path(i, v, visits, wsum, path_node, path_action, depth):
-    """Negamax backup of game ``i``'s path (``depth[i]`` edges) from a leaf of value ``v``
-    (float64, for its side to move): the edge into a child of value v gets N += 1, W += -v.
-    Plain Python, compiled by each target (``backup`` here, ``kernels.mcts_cuda``)."""
-    for d in range(depth[i] - 1, -1, -1):
-        s = path_node[i, d]
-        a = path_action[i, d]
-        visits[i, s, a] += 1
-        wsum[i, s, a] += -v
-        v = -v
+def backup_step(jit, expand):
+    """The per-game backup of the search, compiled by ``jit`` around ``expand(i, leaf, net_out,
+    words, prior)``, which stores the priors of game ``i``'s new leaf node ``leaf`` into
+    ``prior[i, leaf, :]`` from ``net_out[i]`` (here the priors themselves, ``copy_prior``; on
+    CUDA the network's logits, softmaxed over the leaf's legal actions).
+
+    Returns ``backup_one(i, net_out, net_value, words, prior, visits, wsum, node_value,
+    path_node, path_action, depth, leaf_node, needs_net)``: expand game ``i``'s leaf if it needed
+    the network (``net_value`` float [n]: its value) and back the leaf's value up its path
+    (negamax: the edge into a child of value v gets N += 1, W += -v, in float64)."""
+
+    @jit
+    def backup_one(i, net_out, net_value, words, prior, visits, wsum, node_value, path_node, path_action,
+                   depth, leaf_node, needs_net):
+        if depth[i] == 0:
+            return
+        leaf = leaf_node[i]
+        if needs_net[i]:
+            expand(i, leaf, net_out, words, prior)
+            v = np.float64(net_value[i])
+        else:
+            v = node_value[i, leaf]
+        for d in range(depth[i] - 1, -1, -1):
+            s = path_node[i, d]
+            a = path_action[i, d]
+            visits[i, s, a] += 1
+            wsum[i, s, a] += -v
+            v = -v
+
+    return backup_one
 
 
-_backup_path = njit(inline="always", cache=True)(backup_path)
+@njit(inline="always", cache=True)
+def copy_prior(i, leaf, leaf_prior, words, prior):
+    """The CPU search's ``expand``: ``leaf_prior`` float64 [n, A] holds the priors already."""
+    for a in range(leaf_prior.shape[1]):
+        prior[i, leaf, a] = leaf_prior[i, a]
+
+
+_backup_one = backup_step(njit(inline="always"), copy_prior)
 _STEPS: dict[int, SimpleNamespace] = {}
 
 
@@ -212,19 +240,11 @@ def select(token, k, c_puct, fpu, words, children, prior, visits, wsum, terminal
 
 
 @njit(parallel=True, cache=True)
-def backup(leaf_prior, leaf_value, prior, visits, wsum, node_value, path_node, path_action, depth,
+def backup(leaf_prior, leaf_value, words, prior, visits, wsum, node_value, path_node, path_action, depth,
            leaf_node, needs_net):
     for i in prange(depth.shape[0]):
-        if depth[i] == 0:
-            continue
-        leaf = leaf_node[i]
-        if needs_net[i]:
-            for a in range(leaf_prior.shape[1]):
-                prior[i, leaf, a] = leaf_prior[i, a]
-            v = np.float64(leaf_value[i])
-        else:
-            v = node_value[i, leaf]
-        _backup_path(i, v, visits, wsum, path_node, path_action, depth)
+        _backup_one(i, leaf_prior, leaf_value, words, prior, visits, wsum, node_value, path_node, path_action,
+                    depth, leaf_node, needs_net)
 
 
 _ENTRY: dict = {}
@@ -262,5 +282,5 @@ def expand_and_backup(tree: SimpleNamespace, k: int, rules, leaf_prior, leaf_val
     [n, A] and back up ``leaf_value`` (float [n], used where ``needs_net``) or the terminal
     leaves' exact values along each game's path (negamax)."""
     t = tree
-    backup(np.ascontiguousarray(leaf_prior, np.float64), np.ascontiguousarray(leaf_value, np.float64), t.prior,
-           t.visits, t.wsum, t.node_value, t.path_node, t.path_action, t.depth, t.leaf_node, t.needs_net)
+    backup(np.ascontiguousarray(leaf_prior, np.float64), np.ascontiguousarray(leaf_value, np.float64), t.words,
+           t.prior, t.visits, t.wsum, t.node_value, t.path_node, t.path_action, t.depth, t.leaf_node, t.needs_net)
