@@ -28,13 +28,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
-from numba import config, cuda
+from numba import config, cuda, float32, float64, int64, typeof
 
 from kernels import mcts_numba as kmn
 from kernels import mcts_torch as kmt
 
 SIMULATED = bool(config.ENABLE_CUDASIM)  # numba's CUDA simulator: CPU tensors, Python threads
-THREADS = 128  # threads (games) per block
+# threads (games) per block; the simulator runs each thread of a block as a Python thread
+THREADS = 8 if SIMULATED else 128
 launches = 0  # kernels launched by this module since import (the launch-count test reads it)
 
 
@@ -99,10 +100,11 @@ def kernels_for(rules) -> SimpleNamespace:
 
 
 def kernel_array(x: torch.Tensor):
-    """Tensor ``x`` as a kernel argument, zero copy: its numpy view under the simulator (a CPU
-    tensor), else a numba device array on its memory, without the stream synchronisation numba
-    does by default when it takes ``__cuda_array_interface__``."""
-    return x.numpy() if SIMULATED else cuda.as_cuda_array(x, sync=False)
+    """Tensor ``x`` as a kernel argument, zero copy: a numba device array on its memory, without
+    the stream synchronisation numba does by default when it takes ``__cuda_array_interface__``;
+    under the simulator its numpy view (a CPU tensor; a contiguous copy if it is strided, which
+    the simulator needs: only network outputs can be, and the kernels only read those)."""
+    return np.ascontiguousarray(x.numpy()) if SIMULATED else cuda.as_cuda_array(x, sync=False)
 
 
 def _launch(kernel, n: int, *args) -> None:
@@ -113,20 +115,29 @@ def _launch(kernel, n: int, *args) -> None:
     launches += 1
 
 
+# the tree arrays the kernels take after their leading arguments, in order
 _TREE = ("words", "children", "prior", "visits", "wsum", "terminal", "node_value", "path_node", "path_action",
          "depth", "leaf_node", "needs_net", "leaf_words")
+_BACKUP = ("words", "prior", "visits", "wsum", "node_value", "path_node", "path_action", "depth", "leaf_node",
+           "needs_net")
+
+
+def _tree_tensors(n: int, simulations: int, rules, root_words: torch.Tensor) -> SimpleNamespace:
+    """``kernels.mcts_torch.init_tree``'s tensors, but ``leaf_words`` int64 [W, n] word by word
+    (as ``kernels.mcts_numba.init_tree``'s)."""
+    t = kmt.init_tree(n, simulations, rules, root_words)
+    t.leaf_words = torch.zeros((rules.num_words, n), dtype=torch.int64, device=root_words.device)
+    return t
 
 
 def init_tree(n: int, simulations: int, rules, root_words: torch.Tensor, state_cls: type) -> SimpleNamespace:
-    """``kernels.mcts_torch.init_tree``'s tensors on ``root_words.device`` (int64 [n, W]) for the
-    game of ``rules`` (``NumbaRules``), with ``leaf_words`` int64 [n, W] stored word by word
-    (a transposed [W, n] tensor) so that ``leaf_state``, the ``state_cls`` of its rows (views
-    made once), is the leaves' positions after every ``select_leaves`` with no op to gather them.
-    ``kernel`` holds the arrays as the kernels take them (``kernel_array``)."""
-    t = kmt.init_tree(n, simulations, rules, root_words)
-    by_word = torch.zeros((rules.num_words, n), dtype=torch.int64, device=root_words.device)
-    t.leaf_words = by_word.T
-    t.leaf_state = state_cls(*by_word.unbind(0))
+    """Preallocated tree tensors on ``root_words.device`` (int64 [n, W]) for the game of
+    ``rules`` (``NumbaRules``), those of ``kernels.mcts_torch.init_tree`` except that
+    ``leaf_words`` is int64 [W, n], word by word, so that ``leaf_state``, the ``state_cls`` of its
+    rows (views made once), is the leaves' positions after every ``select_leaves`` with
+    no op to gather them. ``kernel`` holds the arrays as the kernels take them (``kernel_array``)."""
+    t = _tree_tensors(n, simulations, rules, root_words)
+    t.leaf_state = state_cls(*t.leaf_words.unbind(0))
     t.kernel = SimpleNamespace(**{name: kernel_array(getattr(t, name)) for name in _TREE})
     return t
 
@@ -150,5 +161,18 @@ def expand_and_backup(tree: SimpleNamespace, k: int, rules, logits: torch.Tensor
     over their legal actions and back up ``value`` (float32 or float64 [n]) there, or the
     terminal leaves' exact values, along each game's path (negamax)."""
     a = tree.kernel
-    _launch(kernels_for(rules).backup, a.depth.shape[0], kernel_array(logits), kernel_array(value), a.words,
-            a.prior, a.visits, a.wsum, a.node_value, a.path_node, a.path_action, a.depth, a.leaf_node, a.needs_net)
+    _launch(kernels_for(rules).backup, a.depth.shape[0], kernel_array(logits), kernel_array(value),
+            *(getattr(a, name) for name in _BACKUP))
+
+
+def ptx(rules, cc: tuple[int, int] = (9, 0)) -> dict[str, str]:
+    """``{'select': ..., 'backup': ...}``: the PTX of the two kernels of the game of ``rules`` for
+    compute capability ``cc``, for the argument types a search passes them (float32 network
+    outputs). Needs numba-cuda and the NVVM wheel, no GPU and no driver: CI compiles with it."""
+    t = _tree_tensors(2, 1, rules, torch.zeros((2, rules.num_words), dtype=torch.int64))
+    types_of = {name: typeof(getattr(t, name).numpy()) for name in _TREE}
+    select_sig = (int64, float64, float64) + tuple(types_of[name] for name in _TREE)
+    backup_sig = (float32[:, ::1], float32[::1]) + tuple(types_of[name] for name in _BACKUP)
+    kernels = kernels_for(rules)
+    return {name: cuda.compile_ptx(getattr(kernels, name).py_func, sig, cc=cc)[0]
+            for name, sig in (("select", select_sig), ("backup", backup_sig))}

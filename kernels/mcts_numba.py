@@ -32,7 +32,7 @@ def init_tree(n: int, simulations: int, rules, root_words) -> SimpleNamespace:
     float64 [n, S+1] (a terminal node's exact value for its player to move). Per simulation
     scratch: path_node, path_action int64 [n, D] (D = the deepest descent possible), depth
     int64 [n] (edges on the path, 0 when the game is not searched), leaf_node int64 [n],
-    needs_net bool [n], leaf_words int64 [n, W].
+    needs_net bool [n], leaf_words int64 [W, n] (word by word: each word of the n leaves contiguous).
     """
     s1, a, w = simulations + 1, rules.num_actions, rules.num_words
     d = max(1, min(simulations, rules.max_plies))
@@ -43,7 +43,7 @@ def init_tree(n: int, simulations: int, rules, root_words) -> SimpleNamespace:
         terminal=np.zeros((n, s1), np.bool_), node_value=np.zeros((n, s1), np.float64),
         path_node=np.zeros((n, d), np.int64), path_action=np.zeros((n, d), np.int64),
         depth=np.zeros(n, np.int64), leaf_node=np.zeros(n, np.int64), needs_net=np.zeros(n, np.bool_),
-        leaf_words=np.zeros((n, w), np.int64),
+        leaf_words=np.zeros((w, n), np.int64),
     )
     t.words[:, 0, :] = root_words
     return t
@@ -134,7 +134,7 @@ def tree_steps(jit, rules) -> SimpleNamespace:
         leaf_node[i] = -1
         needs_net[i] = False
         for j in range(num_words):
-            leaf_words[i, j] = words[i, 0, j]
+            leaf_words[j, i] = words[i, 0, j]
         if not any_legal(words, i, 0):
             return  # a root with no legal move is not searched
         node = np.int64(0)
@@ -160,7 +160,7 @@ def tree_steps(jit, rules) -> SimpleNamespace:
             node = child
         depth[i] = d
         for j in range(num_words):
-            leaf_words[i, j] = words[i, leaf_node[i], j]
+            leaf_words[j, i] = words[i, leaf_node[i], j]
 
     return SimpleNamespace(select_one=select_one, is_legal=is_legal)
 
@@ -274,7 +274,7 @@ def select_leaves(tree: SimpleNamespace, k: int, rules, c_puct: float, fpu: floa
     _run(select, token_of(rules), np.int64(k), np.float64(c_puct), np.float64(fpu), t.words, t.children,
          t.prior, t.visits, t.wsum, t.terminal, t.node_value, t.path_node, t.path_action,
          t.depth, t.leaf_node, t.needs_net, t.leaf_words)
-    return t.leaf_words, t.needs_net
+    return t.leaf_words.T, t.needs_net
 
 
 def expand_and_backup(tree: SimpleNamespace, k: int, rules, leaf_prior, leaf_value) -> None:
