@@ -1,16 +1,20 @@
-"""Batched PUCT search over many games at once (``docs/mcts.md``), on the numba or torch kernels.
+"""Batched PUCT search over many games at once (``docs/mcts.md``), on numba, numba-cuda or torch kernels.
 
-    mcts = BatchedMCTS(game, "cpu")                        # numba on the CPU, torch on CUDA
+    mcts = BatchedMCTS(game, "cpu")                        # numba on the CPU, numba-cuda on CUDA
     result = mcts.search(state, evaluate, simulations=64, noise=True, generator=gen)
     actions = mcts.act(result, temperature=1.0, generator=gen)
     target = mcts.policy_target(result)
 
-``game`` is a ``Game`` (``src.games.protocol``): its rules go into the kernels (``numba_rules`` on
-numba, ``play``/``legal_mask`` on torch) and the trees store its state words.
+Backends: ``'numba'`` (``kernels.mcts_numba``, the CPU), ``'cuda'`` (``kernels.mcts_cuda``: the
+same per-game code as CUDA kernels, one launch per phase; the default on CUDA devices when
+numba-cuda is installed; on CPU tensors under numba's CUDA simulator) and ``'torch'``
+(``kernels.mcts_torch``, tensor ops on any device: the portable reference). ``game`` is a
+``Game`` (``src.games.protocol``): its rules go into the kernels (``numba_rules`` on numba and
+cuda, ``play``/``legal_mask`` on torch) and the trees store its state words.
 ``evaluate(state) -> (logits float32 [M, A], value float32 [M])`` is the network on a batch of
 positions (the game's ``State``), values for the side to move. It is
-called once with the roots, then once per simulation with the leaves: on the torch backend
-every game's leaf (outputs for terminal or unsearched games' leaves are ignored: the batch
+called once with the roots, then once per simulation with the leaves: on the torch and cuda
+backends every game's leaf (outputs for terminal or unsearched games' leaves are ignored: the batch
 size never depends on the data, so nothing synchronises), on the numba backend only the
 leaves that need it (no call when none does).
 
@@ -18,8 +22,9 @@ Where ``docs/mcts.md`` is silent, this implementation chooses (a reference must 
 to agree to the last visit):
 
 * Arithmetic in float64: priors are ``softmax(float64(logits))`` over the legal columns
-  (``kernels.mcts_torch.priors``, by torch for both backends), network values are cast to
-  float64 and ``W`` sums in float64; the score is evaluated as
+  (``kernels.mcts_torch.priors``, by torch, for the numba and torch backends; the cuda backend
+  computes the leaves' softmax in its backup kernel, the same formula, possibly a last bit
+  apart), network values are cast to float64 and ``W`` sums in float64; the score is evaluated as
   ``q + ((c_puct * P) * sqrt(float(1 + sum N))) / float(1 + N)``, left to right, as Python
   floats would.
 * A finished position's value for its side to move is ``-reward`` of the move into it (a move
