@@ -52,7 +52,7 @@ def hashed_net(game):
     """evaluate(state) -> (logits float32 [M, A], value float32 [M]): fixed functions of the words."""
     def evaluate(state):
         h = sum(w * (2 * j + 31) for j, w in enumerate(state)) % 1009
-        cols = torch.arange(1, game.num_actions + 1, dtype=torch.float64)
+        cols = torch.arange(1, game.num_actions + 1, dtype=torch.float64, device=h.device)
         return torch.sin(h.unsqueeze(1).double() * cols).float(), (0.9 * torch.cos(h.double())).float()
     return evaluate
 

@@ -77,3 +77,32 @@ def test_every_games_kernels_compile_to_ptx():
         # the descent's float64 arithmetic is not contracted into fused multiply-adds (the CPU
         # search has none), so the PUCT scores, and the visit counts, are the CPU search's
         assert "fma.rn.f64" not in ptx["select"], game_id
+
+
+@pytest.mark.cuda
+@needs_nvvm
+def test_cuda_kernels_on_a_gpu_never_synchronise_and_match_numba():
+    import torch
+
+    from src.agents.alphazero import BatchedMCTS
+    from src.games import make_rules
+    from tests.agents.mcts_cuda_sim import hashed_net, random_positions
+
+    for game_id in ("connect4", "othello"):
+        game = make_rules(game_id, "cpu", "torch")
+        state = random_positions(game, 33, 0, seed=1)
+        expected = BatchedMCTS(game, "cpu", "numba").search(state, hashed_net(game), 24)
+        gpu_game = make_rules(game_id, "cuda", "torch")
+        mcts = BatchedMCTS(gpu_game, "cuda")
+        assert mcts.backend == "cuda"
+        gstate = type(state)(*(w.cuda() for w in state))
+        mcts.search(gstate, hashed_net(gpu_game), 2)  # warm-up: compiles, CUDA init
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            r = mcts.search(gstate, hashed_net(gpu_game), 24)
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+        # the network (on the GPU) and the leaves' softmax (the kernel's) may be a last bit off the
+        # CPU's, which can flip only a near-tie: none is expected in these positions
+        assert torch.equal(r.visits.cpu(), expected.visits), game_id
