@@ -110,6 +110,8 @@ def kernel_array(x: torch.Tensor):
 def _launch(kernel, n: int, *args) -> None:
     """``kernel`` on ``n`` threads, on torch's current CUDA stream (no host synchronisation)."""
     global launches
+    if n == 0:
+        return  # an empty grid is not a valid launch
     stream = 0 if SIMULATED else cuda.external_stream(torch.cuda.current_stream().cuda_stream)
     kernel[(n + THREADS - 1) // THREADS, THREADS, stream](*args)
     launches += 1

@@ -5,7 +5,9 @@ tree arrays and the same arithmetic (float64, same operation order), so both giv
 visit counts. The search names no game: it runs on a game's per-game njit rules
 (``src.games.protocol.NumbaRules``: ``play``, ``is_legal``), which read and write a node's ``W``
 state words in the tree array ``words`` int64 [n, S+1, W] in place; each game's kernels are
-compiled once and cached on disk (see ``token_of``).
+compiled once and cached on disk (see ``token_of``). The per-game steps (``tree_steps``,
+``backup_step``) are plain Python compiled by a decorator they are given, so
+``kernels.mcts_cuda`` compiles the same code as CUDA device functions.
 
 The network is not called here: ``select_leaves`` descends every tree to a leaf and creates
 the leaf's node, the caller evaluates the leaves, ``expand_and_backup`` stores the leaves'
