@@ -106,3 +106,19 @@ def test_cuda_kernels_on_a_gpu_never_synchronise_and_match_numba():
         # the network (on the GPU) and the leaves' softmax (the kernel's) may be a last bit off the
         # CPU's, which can flip only a near-tie: none is expected in these positions
         assert torch.equal(r.visits.cpu(), expected.visits), game_id
+
+
+def test_backend_choice(monkeypatch):
+    import torch
+
+    from src.agents.alphazero.mcts import resolve_search_backend
+
+    monkeypatch.delenv("NUMBA_ENABLE_CUDASIM", raising=False)
+    cuda = torch.device("cuda")
+    assert resolve_search_backend(None, cuda) == ("cuda" if HAS_NUMBA_CUDA else "torch")
+    assert resolve_search_backend("torch", cuda) == "torch"
+    assert resolve_search_backend(None, torch.device("cpu")) == "numba"
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        resolve_search_backend("cuda", torch.device("cpu"))
+    monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")
+    assert resolve_search_backend("cuda", torch.device("cpu")) == "cuda"
