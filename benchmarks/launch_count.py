@@ -1,9 +1,12 @@
-"""Kernel launches per batch step of the real Trainer, counted without a GPU or with one.
+"""Kernel launches per batch step of the real Trainer, counted without a GPU or with one; and per
+simulation of the search alone (``--search``).
 
     python benchmarks/launch_count.py --config configs/dqn_connect4.yaml --device cpu --game-backend torch
     python benchmarks/launch_count.py --config configs/alphazero_connect4.yaml --device cpu --game-backend torch \
         --search-backend torch --num_envs 64 --learning-starts 256
     python benchmarks/launch_count.py --config configs/alphazero_connect4_gpu.yaml --device cuda
+
+    NUMBA_ENABLE_CUDASIM=1 python benchmarks/launch_count.py --search torch,numba,cuda
 
 On the CPU it counts the aten ops dispatched per batch step (a ``TorchDispatchMode``; each is
 one kernel launch or more on CUDA, so this is what the GPU path would pay in launches). On CUDA
@@ -11,6 +14,12 @@ it also counts the kernels the device ran (``torch.profiler``). numba kernels ar
 ops and are not counted. The counted steps start once the replay has reached ``learning_starts``
 (so the updates are in them) and ``--warmup-steps`` batch steps have passed; the figure is the
 mean over ``--steps`` batch steps, with the ops that were dispatched most often.
+
+``--search`` counts, per simulation of ``BatchedMCTS.search`` (Connect4, the difference between
+two simulation counts, so the per-search cost drops out), the torch ops the search dispatches
+outside the network (the network's own ops are counted apart, inside the evaluate callable) and
+the kernels ``kernels.mcts_cuda`` launches; the ``cuda`` backend needs a GPU or numba's CUDA
+simulator (``NUMBA_ENABLE_CUDASIM=1``, where the counts are the same).
 """
 from __future__ import annotations
 
@@ -45,6 +54,61 @@ class _CountOps(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         self.counts[func._schema.name.split("::")[-1]] += 1
         return func(*args, **(kwargs or {}))
+
+
+class _SplitCount(TorchDispatchMode):
+    """Counts the aten ops dispatched, into ``net`` while ``in_net`` (inside the network) else ``search``."""
+
+    def __init__(self):
+        super().__init__()
+        self.in_net = False
+        self.net = self.search = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if self.in_net:
+            self.net += 1
+        else:
+            self.search += 1
+        return func(*args, **(kwargs or {}))
+
+
+def search_launches(backend: str, n: int = 3, simulations: tuple[int, int] = (8, 16), device: str = "cpu") -> dict:
+    """Per simulation of a Connect4 ``BatchedMCTS.search`` of ``n`` random positions on ``backend``:
+    ``ops`` (torch ops dispatched by the search, the network's excluded), ``launches`` (kernels
+    launched by ``kernels.mcts_cuda``), ``net_ops`` (the network's own ops): the differences
+    between the two ``simulations`` counts, divided by their difference (the torch search's ops
+    grow with the simulation count: simulation ``k`` descends ``min(k + 1, max_plies)`` levels)."""
+    from src.agents.alphazero import BatchedMCTS
+    from src.games import make_rules
+
+    game = make_rules("connect4", device, "torch")
+    state = game.init(n)
+    mcts = BatchedMCTS(game, device, backend)
+    counts = []
+    for sims in (simulations[0], *simulations):  # the first search warms up (compiles), uncounted
+        mode = _SplitCount()
+
+        def evaluate(s):
+            mode.in_net = True
+            h = (s[0] * 31 + s[1] * 7) % 1009
+            logits = torch.sin(h.unsqueeze(1).double() * torch.arange(1, game.num_actions + 1, device=h.device))
+            out = logits.float(), torch.cos(h.double()).float()
+            mode.in_net = False
+            return out
+
+        launched = _kernels_launched()
+        with mode:
+            mcts.search(state, evaluate, sims)
+        counts.append((mode.search, _kernels_launched() - launched, mode.net))
+    (s0, l0, n0), (s1, l1, n1) = counts[1:]
+    per = simulations[1] - simulations[0]
+    return {"backend": backend, "ops": (s1 - s0) / per, "launches": (l1 - l0) / per, "net_ops": (n1 - n0) / per}
+
+
+def _kernels_launched() -> int:
+    """Kernels ``kernels.mcts_cuda`` launched so far (0 when that backend never ran)."""
+    kmc = sys.modules.get("kernels.mcts_cuda")
+    return kmc.launches if kmc is not None else 0
 
 
 class Counter(Callback):
@@ -119,7 +183,15 @@ def main(argv=None) -> int:
     ap.add_argument("--learning-starts", type=int, default=None, help="override agent.params.learning_starts")
     ap.add_argument("--steps", type=int, default=3, help="batch steps counted")
     ap.add_argument("--warmup-steps", type=int, default=2, help="batch steps skipped once learning has started")
+    ap.add_argument("--search", default=None, help="count per simulation of the search alone, for these "
+                    "comma-separated search backends (torch, numba, cuda), instead of a Trainer batch step")
     args = ap.parse_args(argv)
+    if args.search:
+        for backend in args.search.split(","):
+            r = search_launches(backend, device=args.device or "cpu")
+            print(f"search {backend}: {r['ops'] + r['launches']:,.1f} launches per simulation besides the network "
+                  f"({r['ops']:,.1f} torch ops + {r['launches']:,.1f} mcts_cuda kernels); network {r['net_ops']:,.1f} ops")
+        return 0
     _, cfg = load_config(args.config)
     params = cfg["agent"]["params"]
     if args.device is not None:

@@ -8,8 +8,13 @@ uniform random play stopped at a random ply (none is over). Each measurement is 
 first (numba compiles, CUDA initialises) and timed for about ``--seconds`` (at least one
 search); on CUDA the clock is read after ``torch.cuda.synchronize()``.
 
-    python benchmarks/mcts_sps.py                                   # numba + torch-cpu (+ cuda)
-    python benchmarks/mcts_sps.py --backends torch --device cuda --sizes 1024,4096 --simulations 16,64
+    python benchmarks/mcts_sps.py                                   # numba + torch-cpu (+ torch-cuda, cuda)
+    python benchmarks/mcts_sps.py --backends torch,cuda --device cuda --sizes 1024,4096 --simulations 16,64
+    NUMBA_ENABLE_CUDASIM=1 python benchmarks/mcts_sps.py --backends cuda --sizes 4 --simulations 4 --nets trivial
+
+Backend ``cuda`` (the numba-cuda kernels) runs on a GPU; without one, under numba's CUDA
+simulator (``NUMBA_ENABLE_CUDASIM=1``), it runs on the CPU, one Python thread per game, and its
+rows are marked "CPU-simulated: not a speed figure" (a check that the backend runs, nothing more).
 """
 from __future__ import annotations
 
@@ -86,7 +91,7 @@ def rate(backend: str, device: torch.device, n: int, sims: int, net: str, g: Geo
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--backends", default="numba,torch", help="comma-separated: numba, torch")
+    p.add_argument("--backends", default="numba,torch,cuda", help="comma-separated: numba, torch, cuda")
     p.add_argument("--device", default="auto",
                    help="device of the torch backend: cpu, cuda, or auto (cpu, and cuda when available)")
     p.add_argument("--sizes", default="64,256,1024", help="batch sizes N (games searched at once)")
@@ -103,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) if args.device == "auto" else [args.device]
     runs = [("numba", torch.device("cpu"))] if "numba" in args.backends else []
     runs += [("torch", torch.device(d)) for d in devices] if "torch" in args.backends else []
+    simulated = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+    if "cuda" in args.backends and (torch.cuda.is_available() or simulated):
+        runs.append(("cuda", torch.device("cpu" if simulated else "cuda")))
 
     print(f"machine: {machine()}")
     print(f"command: python {' '.join(sys.argv)}")
@@ -114,9 +122,11 @@ def main(argv: list[str] | None = None) -> int:
             for sims in sims_list:
                 for n in sizes:
                     sps, mps = rate(backend, device, n, sims, net, g, args.seconds)
-                    print(f"{net:8s} {backend:5s} {str(device):6s} S={sims:<4d} N={n:>6d}  {sps:10.3e} sims/s  "
+                    where = str(device) + (" (CPU-simulated: not a speed figure)" if backend == "cuda" and simulated
+                                           else "")
+                    print(f"{net:8s} {backend:5s} {where:6s} S={sims:<4d} N={n:>6d}  {sps:10.3e} sims/s  "
                           f"{mps:10.3e} moves/s", flush=True)
-                    rows.append((net, backend, str(device), sims, n, sps, mps))
+                    rows.append((net, backend, where, sims, n, sps, mps))
     print()
     print("| network | backend | device | simulations | N | simulations/s | moves/s |")
     print("|---|---|---|---:|---:|---:|---:|")

@@ -5,7 +5,9 @@ tree arrays and the same arithmetic (float64, same operation order), so both giv
 visit counts. The search names no game: it runs on a game's per-game njit rules
 (``src.games.protocol.NumbaRules``: ``play``, ``is_legal``), which read and write a node's ``W``
 state words in the tree array ``words`` int64 [n, S+1, W] in place; each game's kernels are
-compiled once and cached on disk (see ``token_of``).
+compiled once and cached on disk (see ``token_of``). The per-game steps (``tree_steps``,
+``backup_step``) are plain Python compiled by a decorator they are given, so
+``kernels.mcts_cuda`` compiles the same code as CUDA device functions.
 
 The network is not called here: ``select_leaves`` descends every tree to a leaf and creates
 the leaf's node, the caller evaluates the leaves, ``expand_and_backup`` stores the leaves'
@@ -14,6 +16,7 @@ any, in slot ``k + 1``; slot 0 is the root.
 """
 from __future__ import annotations
 
+import math
 import zlib
 from types import SimpleNamespace
 
@@ -31,7 +34,7 @@ def init_tree(n: int, simulations: int, rules, root_words) -> SimpleNamespace:
     float64 [n, S+1] (a terminal node's exact value for its player to move). Per simulation
     scratch: path_node, path_action int64 [n, D] (D = the deepest descent possible), depth
     int64 [n] (edges on the path, 0 when the game is not searched), leaf_node int64 [n],
-    needs_net bool [n], leaf_words int64 [n, W].
+    needs_net bool [n], leaf_words int64 [W, n] (word by word: each word of the n leaves contiguous).
     """
     s1, a, w = simulations + 1, rules.num_actions, rules.num_words
     d = max(1, min(simulations, rules.max_plies))
@@ -42,7 +45,7 @@ def init_tree(n: int, simulations: int, rules, root_words) -> SimpleNamespace:
         terminal=np.zeros((n, s1), np.bool_), node_value=np.zeros((n, s1), np.float64),
         path_node=np.zeros((n, d), np.int64), path_action=np.zeros((n, d), np.int64),
         depth=np.zeros(n, np.int64), leaf_node=np.zeros(n, np.int64), needs_net=np.zeros(n, np.bool_),
-        leaf_words=np.zeros((n, w), np.int64),
+        leaf_words=np.zeros((w, n), np.int64),
     )
     t.words[:, 0, :] = root_words
     return t
@@ -54,8 +57,9 @@ def set_root(tree: SimpleNamespace, prior) -> None:
 
 
 # The kernels are module-level and disk-cached (``cache=True``) although they take the game's
-# rules: a game is a *literal* integer token (``literally``), and the calls into its rules are
-# ``overload``s that look the token up in ``_RULES`` at typing time. Each game thus gets its own
+# rules: a game is a *literal* integer token (``literally``), and the call into its per-game
+# steps (``tree_select``, built by ``tree_steps`` around its rules) is an ``overload`` that looks
+# the token up in ``_RULES`` at typing time. Each game thus gets its own
 # compiled (and cached) specialisation, and a fresh process loads it instead of compiling.
 # (As before, numba checks only this file's timestamp: after changing a game's njit rules, clear
 # kernels/__pycache__/mcts_numba.* .)
@@ -74,128 +78,77 @@ def token_of(rules) -> int:
 
 
 def _default_key(rules) -> str:
-    f = getattr(rules.play, "py_func", rules.play)
+    f = py_function(rules.play)
     return f"{f.__module__}.{f.__qualname__}:{rules.num_actions}:{rules.num_words}:{rules.max_plies}"
 
 
-def _rules(token):
-    return _RULES[token.literal_value] if isinstance(token, types.IntegerLiteral) else None
+def py_function(f):
+    """The Python function of a numba dispatcher (``f`` itself if it is one already)."""
+    return getattr(f, "py_func", f)
 
 
-def rule_play(token, words, i, src, dst, a):
-    raise NotImplementedError  # numba only (see the overload)
+def tree_steps(jit, rules) -> SimpleNamespace:
+    """The per-game steps of the search for the game of ``rules`` (``NumbaRules``), compiled by
+    ``jit``: ``numba.njit(inline="always")`` for these CPU kernels, a CUDA device-function
+    decorator for ``kernels.mcts_cuda``. The game's ``play`` and ``is_legal`` are compiled by the
+    same ``jit`` from their Python functions, so both targets run the same code.
 
+    Returns ``select_one(i, k, c_puct, fpu, <tree arrays>)`` (simulation ``k`` of game ``i``:
+    descend to the leaf, create it; the tree arrays of ``init_tree`` in ``select``'s order) and
+    ``is_legal`` (the game's, compiled by ``jit``)."""
+    play, is_legal = jit(py_function(rules.play)), jit(py_function(rules.is_legal))
+    num_actions, num_words = rules.num_actions, rules.num_words
 
-def rule_is_legal(token, words, i, s, a):
-    raise NotImplementedError
+    @jit
+    def best_action(prior, visits, wsum, words, i, node, c_puct, fpu):
+        """PUCT argmax over the legal actions of one node, lowest index on ties (-1: none legal).
 
+        Same operations in the same order as ``kernels.mcts_torch.select_leaves``:
+        ``q + c_puct * p * sqrt(1 + sum N) / (1 + N)`` in float64."""
+        nsum = np.int64(0)
+        for a in range(num_actions):
+            nsum += visits[i, node, a]
+        root_term = math.sqrt(np.float64(1 + nsum))  # IEEE sqrt (correctly rounded) on every target
+        best = -1
+        best_score = -np.inf
+        for a in range(num_actions):
+            if not is_legal(words, i, node, a):
+                continue
+            n = visits[i, node, a]
+            q = wsum[i, node, a] / n if n > 0 else fpu
+            score = q + c_puct * prior[i, node, a] * root_term / np.float64(1 + n)
+            if best < 0 or score > best_score:
+                best, best_score = a, score
+        return best
 
-def rule_num_actions(token):
-    raise NotImplementedError
+    @jit
+    def any_legal(words, i, node):
+        for a in range(num_actions):
+            if is_legal(words, i, node, a):
+                return True
+        return False
 
-
-def rule_num_words(token):
-    raise NotImplementedError
-
-
-@overload(rule_play, inline="always")
-def _ov_play(token, words, i, src, dst, a):
-    rules = _rules(token)
-    if rules is None:
-        return None
-    play = rules.play
-
-    def impl(token, words, i, src, dst, a):
-        return play(words, i, src, dst, a)
-    return impl
-
-
-@overload(rule_is_legal, inline="always")
-def _ov_is_legal(token, words, i, s, a):
-    rules = _rules(token)
-    if rules is None:
-        return None
-    is_legal = rules.is_legal
-
-    def impl(token, words, i, s, a):
-        return is_legal(words, i, s, a)
-    return impl
-
-
-@overload(rule_num_actions, inline="always")
-def _ov_num_actions(token):
-    rules = _rules(token)
-    if rules is None:
-        return None
-    n = rules.num_actions
-    return lambda token: n
-
-
-@overload(rule_num_words, inline="always")
-def _ov_num_words(token):
-    rules = _rules(token)
-    if rules is None:
-        return None
-    n = rules.num_words
-    return lambda token: n
-
-
-@njit(inline="always", cache=True)
-def best_action(token, prior, visits, wsum, words, i, node, c_puct, fpu):
-    """PUCT argmax over the legal actions of one node, lowest index on ties (-1: none legal).
-
-    Same operations in the same order as ``kernels.mcts_torch.select_leaves``:
-    ``q + c_puct * p * sqrt(1 + sum N) / (1 + N)`` in float64."""
-    num_actions = rule_num_actions(token)
-    nsum = np.int64(0)
-    for a in range(num_actions):
-        nsum += visits[i, node, a]
-    root_term = np.sqrt(np.float64(1 + nsum))
-    best = -1
-    best_score = -np.inf
-    for a in range(num_actions):
-        if not rule_is_legal(token, words, i, node, a):
-            continue
-        n = visits[i, node, a]
-        q = wsum[i, node, a] / n if n > 0 else fpu
-        score = q + c_puct * prior[i, node, a] * root_term / np.float64(1 + n)
-        if best < 0 or score > best_score:
-            best, best_score = a, score
-    return best
-
-
-@njit(inline="always", cache=True)
-def any_legal(token, words, i, node):
-    for a in range(rule_num_actions(token)):
-        if rule_is_legal(token, words, i, node, a):
-            return True
-    return False
-
-
-@njit(parallel=True, cache=True)
-def select(token, k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
-           path_node, path_action, depth, leaf_node, needs_net, leaf_words):
-    literally(token)
-    num_words = rule_num_words(token)
-    new = k + 1
-    for i in prange(words.shape[0]):
+    @jit
+    def select_one(i, k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
+                   path_node, path_action, depth, leaf_node, needs_net, leaf_words):
+        new = k + 1
         depth[i] = 0
         leaf_node[i] = -1
         needs_net[i] = False
         for j in range(num_words):
-            leaf_words[i, j] = words[i, 0, j]
-        if not any_legal(token, words, i, 0):
-            continue  # a root with no legal move is not searched
+            leaf_words[j, i] = words[i, 0, j]
+        if not any_legal(words, i, 0):
+            return  # a root with no legal move is not searched
         node = np.int64(0)
         d = 0
         while True:
-            a = best_action(token, prior, visits, wsum, words, i, node, c_puct, fpu)
+            a = best_action(prior, visits, wsum, words, i, node, c_puct, fpu)
             path_node[i, d] = node
             path_action[i, d] = a
             d += 1
             child = np.int64(children[i, node, a])
             if child < 0:  # the leaf is a new node: create it; the network expands it later
-                r, done = rule_play(token, words, i, node, new, np.int64(a))
+                r, done = play(words, i, node, new, np.int64(a))
                 terminal[i, new] = done
                 # a finished position's value for its side to move is -reward (of the move into it)
                 node_value[i, new] = np.float64(0.0) - np.float64(r) if done else 0.0
@@ -209,30 +162,91 @@ def select(token, k, c_puct, fpu, words, children, prior, visits, wsum, terminal
             node = child
         depth[i] = d
         for j in range(num_words):
-            leaf_words[i, j] = words[i, leaf_node[i], j]
+            leaf_words[j, i] = words[i, leaf_node[i], j]
+
+    return SimpleNamespace(select_one=select_one, is_legal=is_legal)
 
 
-@njit(parallel=True, cache=True)
-def backup(token, leaf_prior, leaf_value, prior, visits, wsum, node_value, path_node, path_action, depth,
-           leaf_node, needs_net):
-    literally(token)
-    num_actions = rule_num_actions(token)
-    for i in prange(depth.shape[0]):
+def backup_step(jit, expand):
+    """The per-game backup of the search, compiled by ``jit`` around ``expand(i, leaf, net_out,
+    words, prior)``, which stores the priors of game ``i``'s new leaf node ``leaf`` into
+    ``prior[i, leaf, :]`` from ``net_out[i]`` (here the priors themselves, ``copy_prior``; on
+    CUDA the network's logits, softmaxed over the leaf's legal actions).
+
+    Returns ``backup_one(i, net_out, net_value, words, prior, visits, wsum, node_value,
+    path_node, path_action, depth, leaf_node, needs_net)``: expand game ``i``'s leaf if it needed
+    the network (``net_value`` float [n]: its value) and back the leaf's value up its path
+    (negamax: the edge into a child of value v gets N += 1, W += -v, in float64)."""
+
+    @jit
+    def backup_one(i, net_out, net_value, words, prior, visits, wsum, node_value, path_node, path_action,
+                   depth, leaf_node, needs_net):
         if depth[i] == 0:
-            continue
+            return
         leaf = leaf_node[i]
         if needs_net[i]:
-            for a in range(num_actions):
-                prior[i, leaf, a] = leaf_prior[i, a]
-            v = np.float64(leaf_value[i])
+            expand(i, leaf, net_out, words, prior)
+            v = np.float64(net_value[i])
         else:
             v = node_value[i, leaf]
-        for d in range(depth[i] - 1, -1, -1):  # the edge into a child of value v gets W += -v
+        for d in range(depth[i] - 1, -1, -1):
             s = path_node[i, d]
             a = path_action[i, d]
             visits[i, s, a] += 1
             wsum[i, s, a] += -v
             v = -v
+
+    return backup_one
+
+
+@njit(inline="always", cache=True)
+def copy_prior(i, leaf, leaf_prior, words, prior):
+    """The CPU search's ``expand``: ``leaf_prior`` float64 [n, A] holds the priors already."""
+    for a in range(leaf_prior.shape[1]):
+        prior[i, leaf, a] = leaf_prior[i, a]
+
+
+_backup_one = backup_step(njit(inline="always"), copy_prior)
+_STEPS: dict[int, SimpleNamespace] = {}
+
+
+def tree_select(token, i, k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
+                path_node, path_action, depth, leaf_node, needs_net, leaf_words):
+    raise NotImplementedError  # numba only (see the overload): the game's ``select_one``
+
+
+@overload(tree_select, inline="always")
+def _ov_select(token, i, k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
+               path_node, path_action, depth, leaf_node, needs_net, leaf_words):
+    if not isinstance(token, types.IntegerLiteral):
+        return None
+    key = token.literal_value
+    if key not in _STEPS:
+        _STEPS[key] = tree_steps(njit(inline="always"), _RULES[key])
+    select_one = _STEPS[key].select_one
+
+    def impl(token, i, k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
+             path_node, path_action, depth, leaf_node, needs_net, leaf_words):
+        select_one(i, k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
+                   path_node, path_action, depth, leaf_node, needs_net, leaf_words)
+    return impl
+
+
+@njit(parallel=True, cache=True)
+def select(token, k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
+           path_node, path_action, depth, leaf_node, needs_net, leaf_words):
+    literally(token)
+    for i in prange(words.shape[0]):
+        tree_select(token, i, k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
+                    path_node, path_action, depth, leaf_node, needs_net, leaf_words)
+
+
+@njit(parallel=True, cache=True)
+def backup(leaf_prior, leaf_value, words, prior, visits, wsum, node_value, path_node, path_action, depth,
+           leaf_node, needs_net):
+    for i in prange(depth.shape[0]):
+        _backup_one(i, leaf_prior, leaf_value, words, prior, visits, wsum, node_value, path_node, path_action,
+                    depth, leaf_node, needs_net)
 
 
 _ENTRY: dict = {}
@@ -262,7 +276,7 @@ def select_leaves(tree: SimpleNamespace, k: int, rules, c_puct: float, fpu: floa
     _run(select, token_of(rules), np.int64(k), np.float64(c_puct), np.float64(fpu), t.words, t.children,
          t.prior, t.visits, t.wsum, t.terminal, t.node_value, t.path_node, t.path_action,
          t.depth, t.leaf_node, t.needs_net, t.leaf_words)
-    return t.leaf_words, t.needs_net
+    return t.leaf_words.T, t.needs_net
 
 
 def expand_and_backup(tree: SimpleNamespace, k: int, rules, leaf_prior, leaf_value) -> None:
@@ -270,6 +284,5 @@ def expand_and_backup(tree: SimpleNamespace, k: int, rules, leaf_prior, leaf_val
     [n, A] and back up ``leaf_value`` (float [n], used where ``needs_net``) or the terminal
     leaves' exact values along each game's path (negamax)."""
     t = tree
-    _run(backup, token_of(rules), np.ascontiguousarray(leaf_prior, np.float64),
-         np.ascontiguousarray(leaf_value, np.float64), t.prior, t.visits, t.wsum, t.node_value, t.path_node,
-         t.path_action, t.depth, t.leaf_node, t.needs_net)
+    backup(np.ascontiguousarray(leaf_prior, np.float64), np.ascontiguousarray(leaf_value, np.float64), t.words,
+           t.prior, t.visits, t.wsum, t.node_value, t.path_node, t.path_action, t.depth, t.leaf_node, t.needs_net)

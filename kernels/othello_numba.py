@@ -346,7 +346,8 @@ def rules_play(words, i, src, dst, a):
     """Write into ``words[i, dst]`` the position after action ``a`` at ``words[i, src]``;
     returns (reward, done) for the mover."""
     m, o, p, r, d, _ = play_one(np.uint64(words[i, src, 0]), np.uint64(words[i, src, 1]), words[i, src, 2], a)
-    words[i, dst, 0], words[i, dst, 1], words[i, dst, 2] = np.int64(m), np.int64(o), p
+    # uint64 -> int64 bits through a numpy uint64 (so Python, e.g. the CUDA simulator, wraps as numba does)
+    words[i, dst, 0], words[i, dst, 1], words[i, dst, 2] = np.int64(np.uint64(m)), np.int64(np.uint64(o)), p
     return r, d
 
 

@@ -39,7 +39,8 @@ game's per-game ``@njit`` functions (``NumbaRules``), which read and write a nod
 the tree array ``words`` int64 [n, S, W] in place, so the search names no game. The torch
 search uses ``Game.play`` and ``Game.legal_mask`` on ``State`` s unstacked from its int64
 [n, S, W] tree (``unstack_words``). The numba kernels are compiled per game (``NumbaRules.key``)
-and cached on disk.
+and cached on disk; the numba-cuda search (``kernels.mcts_cuda``) compiles the same rules'
+Python functions for the GPU.
 
 Acting on a state
 -----------------
@@ -90,6 +91,12 @@ class NumbaRules(NamedTuple):
       the legal action ``a`` (int64); reward for the mover (+1 won, -1 lost, 0 else). The
       search calls it only with legal actions.
     * ``is_legal(words, i, s, a) -> bool``: whether action ``a`` is legal at ``words[i, s, :]``.
+
+    The CUDA search (``kernels.mcts_cuda``) compiles the Python functions of ``play`` and
+    ``is_legal`` again as CUDA device functions (numba-cuda), so they must stay within what both
+    targets compile: scalar numpy arithmetic, the tree array's indexing, and calls to other
+    ``@njit`` functions of scalars (numba-cuda compiles those for the GPU too); under the CUDA
+    simulator they also run as plain Python, so their integer casts must wrap as numba's do.
 
     ``max_plies``: the most moves a game can last (bounds a search path's length). ``key``: a
     name of these rules that is the same in every process and differs between games and

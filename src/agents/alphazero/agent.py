@@ -49,8 +49,9 @@ AZ_PARAMS = Schema({
     "mirror_augment": Field("bool", True, "augment each minibatch sample with one of the game's board symmetries, drawn "
                             "uniformly (Connect4: the left-right mirror on half of them)"),
     "max_grad_norm": Field("float", 5.0, "gradient-norm clip (null: none)", gt=0, nullable=True),
-    "search_backend": Field("str", None, "tree-search kernels: null (numba on the CPU, torch on CUDA), "
-                            "'numba' or 'torch'", nullable=True, choices=("numba", "torch")),
+    "search_backend": Field("str", None, "tree-search kernels: null (numba on the CPU; on CUDA the numba-cuda "
+                            "kernels, or torch without numba-cuda), 'numba', 'cuda' or 'torch' (the portable "
+                            "torch-op reference)", nullable=True, choices=("numba", "cuda", "torch")),
     "tf32": Field("bool", True, "on CUDA, let float32 matmuls and convolutions use TF32 tensor cores"),
     "device": Field("str", None, "null: CUDA when available, else CPU", nullable=True, check=torch_device),
     "num_actions": Field("int", None, "inferred from the game when omitted", nullable=True, min=1),
@@ -65,7 +66,7 @@ def check_az_params(params: dict, key: str) -> None:
         raise ConfigError(f"{key}.batch_size", f"({params['batch_size']}) must not exceed replay_buffer_size "
                           f"({params['replay_buffer_size']})")
     if params["search_backend"] == "numba" and params["device"] not in (None, "cpu"):
-        raise ConfigError(f"{key}.search_backend", "numba search runs on the CPU only; use 'torch' on CUDA")
+        raise ConfigError(f"{key}.search_backend", "numba search runs on the CPU only; use 'cuda' or 'torch' on CUDA")
 
 
 class AlphaZeroAgent:

@@ -1,16 +1,20 @@
-"""Batched PUCT search over many games at once (``docs/mcts.md``), on the numba or torch kernels.
+"""Batched PUCT search over many games at once (``docs/mcts.md``), on numba, numba-cuda or torch kernels.
 
-    mcts = BatchedMCTS(game, "cpu")                        # numba on the CPU, torch on CUDA
+    mcts = BatchedMCTS(game, "cpu")                        # numba on the CPU, numba-cuda on CUDA
     result = mcts.search(state, evaluate, simulations=64, noise=True, generator=gen)
     actions = mcts.act(result, temperature=1.0, generator=gen)
     target = mcts.policy_target(result)
 
-``game`` is a ``Game`` (``src.games.protocol``): its rules go into the kernels (``numba_rules`` on
-numba, ``play``/``legal_mask`` on torch) and the trees store its state words.
+Backends: ``'numba'`` (``kernels.mcts_numba``, the CPU), ``'cuda'`` (``kernels.mcts_cuda``: the
+same per-game code as CUDA kernels, one launch per phase; the default on CUDA devices when
+numba-cuda is installed; on CPU tensors under numba's CUDA simulator) and ``'torch'``
+(``kernels.mcts_torch``, tensor ops on any device: the portable reference). ``game`` is a
+``Game`` (``src.games.protocol``): its rules go into the kernels (``numba_rules`` on numba and
+cuda, ``play``/``legal_mask`` on torch) and the trees store its state words.
 ``evaluate(state) -> (logits float32 [M, A], value float32 [M])`` is the network on a batch of
 positions (the game's ``State``), values for the side to move. It is
-called once with the roots, then once per simulation with the leaves: on the torch backend
-every game's leaf (outputs for terminal or unsearched games' leaves are ignored: the batch
+called once with the roots, then once per simulation with the leaves: on the torch and cuda
+backends every game's leaf (outputs for terminal or unsearched games' leaves are ignored: the batch
 size never depends on the data, so nothing synchronises), on the numba backend only the
 leaves that need it (no call when none does).
 
@@ -18,8 +22,9 @@ Where ``docs/mcts.md`` is silent, this implementation chooses (a reference must 
 to agree to the last visit):
 
 * Arithmetic in float64: priors are ``softmax(float64(logits))`` over the legal columns
-  (``kernels.mcts_torch.priors``, by torch for both backends), network values are cast to
-  float64 and ``W`` sums in float64; the score is evaluated as
+  (``kernels.mcts_torch.priors``, by torch, for the numba and torch backends; the cuda backend
+  computes the leaves' softmax in its backup kernel, the same formula, possibly a last bit
+  apart), network values are cast to float64 and ``W`` sums in float64; the score is evaluated as
   ``q + ((c_puct * P) * sqrt(float(1 + sum N))) / float(1 + N)``, left to right, as Python
   floats would.
 * A finished position's value for its side to move is ``-reward`` of the move into it (a move
@@ -36,6 +41,8 @@ to agree to the last visit):
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -64,6 +71,29 @@ class SearchResult:
     simulations: int
 
 
+def _kernel_float(x: torch.Tensor) -> torch.Tensor:
+    """``x`` as the CUDA kernels read it: float32 and float64 as they are (no op), other float
+    dtypes (half, bfloat16) cast to float32 (exactly, so float64 sees the same value)."""
+    return x if x.dtype in (torch.float32, torch.float64) else x.to(torch.float32)
+
+
+def resolve_search_backend(backend: str | None, device: torch.device) -> str:
+    """``None`` means ``'numba'`` on the CPU, ``'cuda'`` (the numba-cuda kernels) on CUDA devices
+    when numba-cuda is installed, else ``'torch'``. ``'cuda'`` needs a CUDA device, or the CPU
+    under numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``)."""
+    if backend == "cuda" or (backend is None and device.type == "cuda" and _has_numba_cuda()):
+        simulated = device.type == "cpu" and os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+        if device.type != "cuda" and not simulated:
+            raise ValueError(f"search backend 'cuda' needs a CUDA device (or NUMBA_ENABLE_CUDASIM=1 on the CPU), "
+                             f"not {device}")
+        return "cuda"
+    return resolve_backend(backend, device)
+
+
+def _has_numba_cuda() -> bool:
+    return importlib.util.find_spec("numba_cuda") is not None
+
+
 class BatchedMCTS:
     """PUCT search of ``N`` games at once, each game its own tree; see ``docs/mcts.md``."""
 
@@ -71,7 +101,7 @@ class BatchedMCTS:
                  c_puct: float = 1.25, fpu: float = 0.0, dirichlet_alpha: float = 1.0, noise_eps: float = 0.25):
         self.game = game
         self.device = resolve_device(device)
-        self.backend = resolve_backend(backend, self.device)
+        self.backend = resolve_search_backend(backend, self.device)
         if dirichlet_alpha <= 0:
             raise ValueError(f"dirichlet_alpha must be positive, got {dirichlet_alpha}")
         if not 0.0 <= noise_eps <= 1.0:
@@ -95,44 +125,65 @@ class BatchedMCTS:
             raise ValueError(f"simulations must be >= 0, got {simulations}")
         if any(w.dim() != 1 or w.shape != state[0].shape for w in state):
             raise ValueError(f"the state's words must be int64 [N] of one shape, got {[tuple(w.shape) for w in state]}")
-        game, numba = self.game, self.backend == "numba"
+        game = self.game
         state = type(state)(*(w.to(self.device, torch.int64).contiguous() for w in state))
-        n = state[0].shape[0]
-        a = game.num_actions
-
         root_prior, root_value = self._evaluate(evaluate, state)
         if noise:
             noise_p = kmt.dirichlet(game.legal_mask(state), self.dirichlet_alpha, generator)
             root_prior = (1.0 - self.noise_eps) * root_prior + self.noise_eps * noise_p
 
-        if numba:  # the numba kernels take numpy views and the game's njit rules
-            k_mod, rules, as_k = kmn, game.numba_rules(), (lambda x: x.numpy())
-        else:
-            k_mod, rules, as_k = kmt, game, (lambda x: x)
-        tree = k_mod.init_tree(n, simulations, rules, as_k(stack_words(state)))
-        k_mod.set_root(tree, as_k(root_prior))
-        for k in range(simulations):
-            leaf_words, needs_net = k_mod.select_leaves(tree, k, rules, self.c_puct, self.fpu)
-            if numba:  # evaluate only the leaves that need the network
-                leaf_words, needs_net = torch.from_numpy(leaf_words), torch.from_numpy(needs_net)
-                leaf_prior = torch.zeros((n, a), dtype=torch.float64)
-                leaf_value = torch.zeros(n, dtype=torch.float64)
-                idx = needs_net.nonzero().squeeze(1)
-                if idx.numel():
-                    leaves = unstack_words(game.State, leaf_words[idx])
-                    leaf_prior[idx], leaf_value[idx] = self._evaluate(evaluate, leaves)
-            else:
-                leaf_prior, leaf_value = self._evaluate(evaluate, game.State(*leaf_words.unbind(1)))
-            k_mod.expand_and_backup(tree, k, rules, as_k(leaf_prior), as_k(leaf_value))
-
-        as_t = torch.from_numpy if numba else (lambda x: x)
-        visits = as_t(tree.visits[:, 0]).to(torch.int64)
-        wsum = as_t(tree.wsum[:, 0])
+        grow = {"numba": self._grow_numba, "torch": self._grow_torch, "cuda": self._grow_cuda}[self.backend]
+        visits, wsum = grow(state, evaluate, simulations, root_prior)
         q = torch.where(visits > 0, wsum / visits.clamp(min=1), 0.0)
         value = wsum.sum(dim=1) / max(simulations, 1)
         return SearchResult(visits=visits, q=q.to(torch.float32), value=value.to(torch.float32),
                             network_value=root_value.to(torch.float32), prior=root_prior.to(torch.float32),
                             simulations=simulations)
+
+    def _grow_numba(self, state: State, evaluate: Evaluate, simulations: int, root_prior: torch.Tensor):
+        """The numba CPU kernels (numpy views, the game's njit rules); the network sees only the
+        leaves that need it. Returns the root's ``(visits int64 [N, A], W float64 [N, A])``."""
+        game, rules = self.game, self.game.numba_rules()
+        n = state[0].shape[0]
+        tree = kmn.init_tree(n, simulations, rules, stack_words(state).numpy())
+        kmn.set_root(tree, root_prior.numpy())
+        for k in range(simulations):
+            leaf_words, needs_net = (torch.from_numpy(x) for x in kmn.select_leaves(tree, k, rules, self.c_puct,
+                                                                                    self.fpu))
+            leaf_prior = torch.zeros((n, game.num_actions), dtype=torch.float64)
+            leaf_value = torch.zeros(n, dtype=torch.float64)
+            idx = needs_net.nonzero().squeeze(1)
+            if idx.numel():
+                leaves = unstack_words(game.State, leaf_words[idx])
+                leaf_prior[idx], leaf_value[idx] = self._evaluate(evaluate, leaves)
+            kmn.expand_and_backup(tree, k, rules, leaf_prior.numpy(), leaf_value.numpy())
+        return torch.from_numpy(tree.visits[:, 0]).to(torch.int64), torch.from_numpy(tree.wsum[:, 0])
+
+    def _grow_torch(self, state: State, evaluate: Evaluate, simulations: int, root_prior: torch.Tensor):
+        """The torch-op kernels (any device); the network sees every game's leaf."""
+        game = self.game
+        tree = kmt.init_tree(state[0].shape[0], simulations, game, stack_words(state))
+        kmt.set_root(tree, root_prior)
+        for k in range(simulations):
+            leaf_words, _ = kmt.select_leaves(tree, k, game, self.c_puct, self.fpu)
+            leaf_prior, leaf_value = self._evaluate(evaluate, game.State(*leaf_words.unbind(1)))
+            kmt.expand_and_backup(tree, k, game, leaf_prior, leaf_value)
+        return tree.visits[:, 0].to(torch.int64), tree.wsum[:, 0]
+
+    def _grow_cuda(self, state: State, evaluate: Evaluate, simulations: int, root_prior: torch.Tensor):
+        """The numba-cuda kernels (``kernels.mcts_cuda``): per simulation one select launch, the
+        network on every game's leaf (``tree.leaf_state``, written in place by the launch), one
+        backup launch that softmaxes the raw logits itself: no other op."""
+        from kernels import mcts_cuda as kmc  # imports numba.cuda: only for this backend
+
+        game, rules = self.game, self.game.numba_rules()
+        tree = kmc.init_tree(state[0].shape[0], simulations, rules, stack_words(state), game.State)
+        kmc.set_root(tree, root_prior)
+        for k in range(simulations):
+            kmc.select_leaves(tree, k, rules, self.c_puct, self.fpu)
+            logits, value = evaluate(tree.leaf_state)
+            kmc.expand_and_backup(tree, k, rules, _kernel_float(logits), _kernel_float(value))
+        return tree.visits[:, 0].to(torch.int64), tree.wsum[:, 0]
 
     @staticmethod
     def act(result: SearchResult, temperature: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
