@@ -54,10 +54,12 @@ if [ "$DEVICE" = cuda ]; then
     step tests_cuda 75 "$PY" -m pytest -q -p no:cacheprovider -m cuda tests
     env_sizes=65536,1048576,4194304; dqn_envs=65536; az_sizes="4096 16384"; secs=15; warm=8; ls_az=""; ls_dqn=""
     dqn_config=configs/dqn_connect4_gpu.yaml; az_config=configs/alphazero_connect4_gpu.yaml; count_envs=4096
+    search_backend=cuda  # the numba-cuda tree kernels (kernels/mcts_cuda.py)
 else
     # the CPU configs at small sizes: the step mechanics, not speed figures
     env_sizes=4096; dqn_envs=512; az_sizes="64"; secs=5; warm=1; ls_az="--learning_starts 1"; ls_dqn="--learning_starts 1024"
     dqn_config=configs/dqn_connect4.yaml; az_config=configs/alphazero_connect4.yaml; count_envs=32
+    search_backend=torch  # the cuda kernels need a GPU (or numba's simulator, far too slow here)
 fi
 
 step env_sps 20 "$PY" benchmarks/env_sps.py --backends torch --device "$DEVICE" --sizes "$env_sizes" \
@@ -74,7 +76,7 @@ done
 step launches_dqn 20 "$PY" benchmarks/launch_count.py --config "$dqn_config" --device "$DEVICE" \
     --game-backend torch --num_envs "$count_envs" --learning-starts 256 --steps 2 --warmup-steps 1
 step launches_alphazero 25 "$PY" benchmarks/launch_count.py --config "$az_config" --device "$DEVICE" \
-    --game-backend torch --search-backend torch --num_envs "$count_envs" --learning-starts 64 --steps 1 --warmup-steps 0
+    --game-backend torch --search-backend "$search_backend" --num_envs "$count_envs" --learning-starts 64 --steps 1 --warmup-steps 0
 
 verdict() { if [ "$1" -eq 0 ]; then echo "ok"; elif [ "$1" -eq 124 ]; then echo "TIMED OUT"; else echo "FAILED (exit $1)"; fi; }
 echo
