@@ -92,12 +92,12 @@ def test_random_openings_play_uniform_legal_moves_that_are_neither_searched_nor_
     searched = []
     real = learner._search_moves
     monkeypatch.setattr(learner, "_search_moves", lambda s, *a: (searched.append(s[0].shape[0]), real(s, *a))[1])
-    learner.search_moves(state, None, agent_seat=True)
+    learner.search_moves(state, agent_seat=True)
     assert searched == [2] and learner.p_len.tolist() == [1, 1, 0]  # game 2 is still in its opening
     counts = torch.zeros(7, dtype=torch.int64)
     learner.p_open = torch.tensor([9, 9, 9])
     for _ in range(100):
-        moves = learner.search_moves(state, None, agent_seat=True)
+        moves = learner.search_moves(state, agent_seat=True)
         counts += torch.bincount(moves, minlength=7)
     assert searched == [2] and learner.p_len.tolist() == [1, 1, 0]
     assert counts.sum() == 300 and counts.min() > 20  # every legal column, about uniformly (expected 42.9)
@@ -112,13 +112,68 @@ def test_training_through_the_self_play_loop_stores_both_seats_positions():
     learner = trainer.learner
     assert int(trainer.episode_dev) > 0 and trainer.agent.num_updates > 0
     stored = len(learner.replay) + int(learner.p_len.sum())  # finished games' positions + running ones'
-    assert trainer.step < stored < 2 * trainer.step + 16  # both seats: about two positions per agent move
+    assert stored == trainer.step  # one ply per game per batch step, every one searched (no random openings)
     values = learner.replay.storage["value"][:len(learner.replay)].tolist()
     decisive = int(trainer.wins_dev + trainer.losses_dev)
     # in a decisive game the winner moved as often as the loser or once more: +1s outnumber -1s by
     # at most one per game; draws give zeros
     assert set(values) <= {-1, 0, 1}
     assert 0 <= values.count(1) - values.count(-1) <= decisive
+
+
+@pytest.mark.parametrize("game, steps", [("connect4", 8 * 60), ("othello", 4 * 90)])
+def test_self_play_searches_once_per_batch_step_and_each_position_gets_its_movers_outcome(game, steps):
+    """A seeded run with random openings: every batch step makes one search call, over exactly
+    the games past their opening, and every stored position's value is the game's outcome from
+    the side that moved there (told apart here from the plies played, through the rules)."""
+    raw = az_config({"random_opening_plies": 3, "replay_buffer_size": 4096},
+                    train={"total_steps": steps, "num_envs": steps // 60 if game == "connect4" else 4})
+    if game == "othello":
+        raw["game"] = {"id": "othello", "params": {}}
+    trainer = Trainer(validate_config(raw), progress=False)
+    learner, games, rules = trainer.learner, trainer.versus, trainer.game.game
+    searches, plies, stored = [], [[] for _ in range(trainer.num_envs)], []
+    search, step, listener = learner.agent.search, games.step, games.listener
+
+    def counted_search(state, *args, **kwargs):
+        searches[-1].append(state[0].shape[0])
+        return search(state, *args, **kwargs)
+
+    def logged_step(actions, timer=None):
+        state = games.state
+        _, reward, done, _ = rules.play(state, actions)
+        mover = rules.to_move(state)
+        for g in range(trainer.num_envs):
+            plies[g].append((tuple(int(w[g]) for w in state), int(mover[g]), bool(done[g]), float(reward[g])))
+        out = step(actions, timer)
+        searches.append([])
+        return out
+
+    def logged_end(done, reward):
+        lens, start = learner.p_len.clone(), len(learner.replay)
+        listener(done, reward)
+        ring = learner.replay.storage
+        for g in done.nonzero().squeeze(1).tolist():
+            n = int(lens[g])
+            stored.append(([tuple(int(ring[f][start + i]) for f in learner.fields) for i in range(n)],
+                           [int(ring["value"][start + i]) for i in range(n)], plies[g][-n:] if n else []))
+            start += n
+            plies[g] = []
+
+    searches.append([])
+    learner.agent.search, games.step, games.listener = counted_search, logged_step, logged_end
+    trainer.train()
+    calls = searches[:-1]
+    assert len(calls) == steps // trainer.num_envs and all(len(c) <= 1 for c in calls)
+    assert sum(len(c) for c in calls) >= len(calls) - 4  # only steps with every game in its opening skip it
+    assert sum(sum(c) for c in calls) == len(learner.replay) + int(learner.p_len.sum())  # searched = recorded
+    assert len(stored) > 2 and sum(len(v) for _, v, _ in stored) == len(learner.replay)
+    for positions, values, game_plies in stored:
+        last_mover, last_reward = game_plies[-1][1], game_plies[-1][3]
+        assert game_plies[-1][2] and not any(p[2] for p in game_plies[:-1])
+        assert positions == [p[0] for p in game_plies]
+        assert values == [int(last_reward if m == last_mover else -last_reward) for _, m, _, _ in game_plies]
+    assert {v for _, vs, _ in stored for v in vs} >= {-1, 1}
 
 
 def test_a_short_self_play_run_improves_its_solver_judged_accuracy(tmp_path, monkeypatch):
