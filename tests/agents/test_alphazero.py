@@ -287,3 +287,20 @@ def test_alphazero_trains_against_the_pool_with_raw_policy_snapshots():
     assert trainer.sampler.frozen and trainer.last_status["opponent_mix"]
     # only the agent's own moves are training positions against the pool
     assert len(trainer.learner.replay) + int(trainer.learner.p_len.sum()) == trainer.step
+
+
+def test_a_self_play_ply_reads_nothing_from_the_device():
+    """``SelfPlay.step`` plays, scores and restarts games without a host sync (recorded as aten
+    ops on the CPU), as the CUDA self-play loop needs."""
+    from src.games import make_game
+    from src.training.selfplay import SelfPlay
+    from tests.agents.host_sync import host_syncs, recorded_ops
+
+    games = SelfPlay(make_game("connect4", 4, device="cpu", backend="torch", seed=0))
+    games.reset()
+    for _ in range(12):
+        actions = games.rules.random_actions(games.state)
+        with recorded_ops() as seen:
+            out = games.step(actions)
+        assert not host_syncs(seen)
+    assert out["reward"].shape == out["done"].shape == (4,)
