@@ -6,8 +6,8 @@ no opponent to reply: the learner's ``act`` chooses every game's move (one batch
 This replaces ``Versus`` in the trainer for ``opponent_sampler: {type: self_play}``.
 
 Rewards and ``results`` are from the side of the player who moved first in each game (the
-``to_move`` 0 player: the seat the learner's outcomes are given from): +1 it won, -1 it lost
-(or the other side made an illegal move), 0 draw or ongoing.
+``to_move`` 0 player: the seat the learner's outcomes are given from): +1 it won (or the other
+side made an illegal move), -1 it lost (or made an illegal move), 0 draw or ongoing.
 """
 from __future__ import annotations
 
