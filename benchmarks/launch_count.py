@@ -13,7 +13,10 @@ one kernel launch or more on CUDA, so this is what the GPU path would pay in lau
 it also counts the kernels the device ran (``torch.profiler``). numba kernels are not torch
 ops and are not counted. The counted steps start once the replay has reached ``learning_starts``
 (so the updates are in them) and ``--warmup-steps`` batch steps have passed; the figure is the
-mean over ``--steps`` batch steps, with the ops that were dispatched most often.
+mean over ``--steps`` batch steps, with the ops that were dispatched most often, and per ply: per
+move played in the games (not the searches' simulated moves), so that batch steps of one ply per
+game (AlphaZero self-play) and of an agent move plus a reply (against an opponent) compare.
+
 
 ``--search`` counts, per simulation of ``BatchedMCTS.search`` (Connect4, the difference between
 two simulation counts, so the per-search cost drops out), the torch ops the search dispatches
@@ -118,8 +121,12 @@ class Counter(Callback):
         self.steps, self.warmup_steps, self.cuda = steps, warmup_steps, cuda
         self.ops: collections.Counter = collections.Counter()
         self.kernels = 0
-        self.counted = self.seen_ready = 0
+        self.counted = self.seen_ready = self.plies = 0
         self.mode = self.prof = None
+        self.batch = None  # the counted step's transitions: its plies are summed after the count
+
+    def on_step(self, trainer, batch) -> None:
+        self.batch = batch
 
     def _ready(self, trainer) -> bool:
         return len(trainer.learner.replay) >= trainer.cfg["agent"]["params"]["learning_starts"]
@@ -135,6 +142,7 @@ class Counter(Callback):
                                     if e.device_type == torch.autograd.DeviceType.CUDA)
                 self.prof = None
             self.mode = None
+            self.plies += plies_played(trainer, self.batch)
             if self.counted >= self.steps:
                 trainer.request_stop("launch count done")
                 return
@@ -150,6 +158,18 @@ class Counter(Callback):
             self.prof.__enter__()
         self.mode = _CountOps(self.ops)
         self.mode.__enter__()
+
+
+def plies_played(trainer, batch: dict) -> int:
+    """The moves played in the games in the batch step of ``batch``: one per game in self-play;
+    against an opponent the agent's, the replies (where the agent's move did not end the game)
+    and the opponent's first moves in the new games it starts (``versus.agent_first`` False)."""
+    from src.training.versus import Versus
+
+    plies = trainer.num_envs
+    if isinstance(trainer.versus, Versus):
+        plies += int((~batch["agent_ended"]).sum() + (batch["done"] & ~trainer.versus.agent_first).sum())
+    return plies
 
 
 def count(cfg: dict, steps: int, warmup_steps: int) -> dict:
@@ -169,6 +189,7 @@ def count(cfg: dict, steps: int, warmup_steps: int) -> dict:
             "steps": counter.counted, "ops_per_step": sum(counter.ops.values()) / n,
             "compute_ops_per_step": sum(v for k, v in counter.ops.items() if k not in VIEW_OPS) / n,
             "kernels_per_step": counter.kernels / n if counter.cuda else None,
+            "plies_per_step": counter.plies / n,
             "simulations": params.get("simulations"), "top": counter.ops.most_common(8), "per": n}
 
 
@@ -215,6 +236,8 @@ def main(argv=None) -> int:
     if r["kernels_per_step"] is not None:
         line += f", {r['kernels_per_step']:,.0f} CUDA kernels per batch step"
     print(line + f" (mean of {r['steps']} batch steps)")
+    print(f"  per ply ({r['plies_per_step']:,.1f} plies per batch step): {r['ops_per_step'] / r['plies_per_step']:,.0f} "
+          f"torch ops, {r['compute_ops_per_step'] / r['plies_per_step']:,.0f} not views")
     print("  most dispatched: " + ", ".join(f"{k} {v / r['per']:,.0f}" for k, v in r["top"]))
     return 0
 

@@ -90,8 +90,8 @@ EVAL = Schema({
 })
 
 TRAIN = Schema({
-    "total_steps": Field("int", 10_000, "agent transitions to train for, summed over all games", min=1,
-                         max=MAX_STEPS),
+    "total_steps": Field("int", 10_000, "agent transitions (self-play: plies) to train for, summed over all games",
+                         min=1, max=MAX_STEPS),
     "num_envs": Field("int", None, "games played at once (null: 256 on CPU, 16384 on CUDA)", nullable=True, min=1),
     "deterministic": Field("bool", False, "greedy acting during training (no epsilon)"),
     "track_timings": Field("bool", False, "record and print a timing breakdown"),
@@ -99,7 +99,8 @@ TRAIN = Schema({
                          "RUN_DIR/tensorboard/ (needs the tensorboard extra)", check=_tensorboard),
     "checkpoint_replay": Field("bool", True, "save the replay ring in each checkpoint's training state; false: "
                                "smaller files, but a resumed run refills the ring and is not exact"),
-    "start_policy": Field("str", "random", "who moves first in each game", choices=START_POLICIES),
+    "start_policy": Field("str", "random", "who moves first in each game (self-play: unused, the agent plays both)",
+                          choices=START_POLICIES),
     "opponent_sampler": Field("dict", doc="how opponents are chosen ({type, params})"),
     "callbacks": Field("list", [], "list of {type, enabled?, params?}"),
 })

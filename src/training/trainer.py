@@ -2,12 +2,15 @@
 
 One batch step, top to bottom (see ``Trainer.train``): the agent acts in every game, each
 game's opponent replies, finished games reset, the transitions go to the replay ring, the
-callbacks run, and the learner makes ``updates_per_step`` gradient steps. Counters that live
-on the device (episodes, results, loss) are read by the host only when status is written.
+callbacks run, and the learner makes ``updates_per_step`` gradient steps. With the
+``self_play`` sampler (``src.training.selfplay``) the agent is the side to move in every game
+and nobody replies: a batch step is one ply in every game. Counters that live on the device
+(episodes, results, loss) are read by the host only when status is written.
 
-Step semantics: ``step`` counts agent transitions (an agent move and the opponent's reply)
-summed over all games (of all ranks), so a batch step adds ``steps_per_batch`` = ``num_envs``
-times the world size; ``episode`` counts finished games.
+Step semantics: ``step`` counts agent moves summed over all games (of all ranks): against an
+opponent an agent transition (an agent move and the opponent's reply), in self-play one ply
+(every mover is the agent). A batch step adds ``steps_per_batch`` = ``num_envs`` times the
+world size; ``episode`` counts finished games.
 
 Data-parallel (``torchrun``, see ``src.training.distributed``): every rank runs this loop on its
 own ``num_envs`` games, replay ring and random streams (``rank_seed``); the learner's gradients
@@ -39,6 +42,7 @@ from src.runs.rundir import RunDir, utc_now_iso
 from src.training.callbacks import build_callbacks, crossed
 from src.training.distributed import Distributed, weights_digest
 from src.training.state import STATE_FORMAT, STATE_VERSION
+from src.training.selfplay import SelfPlay
 from src.training.timing import NullTimer, Timer
 from src.training.versus import Versus
 
@@ -59,6 +63,14 @@ def build_sampler(cfg: dict, game, learner, rank: int = 0):
 
     return PoolSampler(sampler_cfg["params"], game, learner.agent,
                        stream_seed(rank_seed(cfg["seed"], rank), "sampler.pool"))
+
+
+def build_games(cfg: dict, game, sampler, learner, seed: int | None):
+    """Who plays the training games: ``SelfPlay`` (the agent on both sides, one ply per game per
+    batch step) for the ``self_play`` sampler, else ``Versus`` (an agent move and the reply)."""
+    if sampler.kind == "self_play":
+        return SelfPlay(game, on_game_end=learner.on_game_end)
+    return Versus(game, sampler, cfg["train"]["start_policy"], seed=seed, on_game_end=learner.on_game_end)
 
 
 class Trainer:
@@ -82,7 +94,7 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
         train = cfg["train"]
         self.num_envs = train["num_envs"] or DEFAULT_NUM_ENVS.get(self.device.type, 256)
-        # agent transitions a batch step adds to ``step``: every game of every rank
+        # agent moves a batch step adds to ``step``: one per game of every rank
         self.steps_per_batch = self.num_envs * self.world_size
         self.total_steps = train["total_steps"]
         self.checkpoint_replay = train["checkpoint_replay"]
@@ -98,8 +110,7 @@ class Trainer:
         if self.dist.active:
             self.learner.distribute(self.dist)
             self.sampler.distribute(self.dist.sum_ints)
-        self.versus = Versus(self.game, self.sampler, train["start_policy"], seed=stream_seed(rseed, "versus"),
-                             on_game_end=self.learner.on_game_end)
+        self.versus = build_games(cfg, self.game, self.sampler, self.learner, stream_seed(rseed, "versus"))
         self.callbacks = build_callbacks(train["callbacks"])
         self.evaluator = None
         if cfg.get("eval") and self.dist.is_main:  # evaluation: rank 0 only

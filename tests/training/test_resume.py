@@ -49,7 +49,7 @@ AZ_SELF_PLAY = tiny_config(
     eval={"interval": 224, "games": 4, "opponents": ["random"]})
 AZ_SELF_PLAY["agent"] = {"id": "alphazero", "params": {
     "device": "cpu", "channels": 8, "blocks": 1, "simulations": 4, "act_simulations": 4, "batch_size": 16,
-    "replay_buffer_size": 600, "learning_starts": 64, "temperature_moves": 4,
+    "replay_buffer_size": 400, "learning_starts": 64, "temperature_moves": 4,
     "random_opening_plies": 3, "value_target_q_weight": 0.5}}
 
 
@@ -162,7 +162,7 @@ def test_run_stopped_at_an_arbitrary_step_and_resumed_ends_bit_identical_to_an_u
     # keep_last: the newest 2 (default 2) training states; every model file stays
     assert RunDir(resumed).state_steps() == RunDir(reference).state_steps() == [640 - 128 if raw is POOL_EVAL else 576, 640]
     if raw is AZ_SELF_PLAY:  # the replay ring filled past its capacity: positions from both seats
-        assert read_state(RunDir(resumed).state_path(640))["learner"]["replay"]["size"] == 600
+        assert read_state(RunDir(resumed).state_path(640))["learner"]["replay"]["size"] == 400
     assert {p.name for p in (reference / "checkpoints").iterdir()} <= {p.name for p in (resumed / "checkpoints").iterdir()}
 
 

@@ -1,9 +1,10 @@
 """The AlphaZero learner: self-play positions, their search targets and outcomes, and updates.
 
-Every move the agent makes (and, with the ``self_play`` sampler, every move of its opponent,
-which is the same agent) is a search. The position, the search's visit distribution and the
-mover's seat are kept per game until the game ends; then each position gets the game's
-outcome from its mover's side (+1 win, -1 loss, 0 draw) and goes into a replay ring of
+Every move the agent makes is a search: one batched search per batch step over the games
+that need a searched move. With the ``self_play`` sampler the agent moves for both seats (one
+ply per game per batch step, ``src.training.selfplay``). The position, the search's visit
+distribution and the mover's seat are kept per game until the game ends; then each position
+gets the game's outcome from its mover's side (+1 win, -1 loss, 0 draw) and goes into a replay ring of
 positions (bitboards, float16 policies and search values: 33 bytes a position). Updates sample the ring,
 mirror a random half, and fit the policy to the visit distribution and the value to the
 outcome. See ``docs/alphazero.md``.
@@ -88,6 +89,7 @@ class AlphaZeroLearner:
         self._draw_openings(torch.ones(n, dtype=torch.bool, device=device))
         self.slots = torch.arange(n, device=device)
         self.dist = None  # a data-parallel run's ``Distributed`` (``distribute``)
+        self.self_play = False  # the agent moves for both seats (``make_self_play_sampler``)
         self._zero_report()
 
     def _zero_report(self) -> None:
@@ -96,36 +98,30 @@ class AlphaZeroLearner:
         self.loss_count = 0
 
     # -- self-play moves ----------------------------------------------------------------------
-    def search_moves(self, state, active: torch.Tensor | None,
-                     agent_seat: bool, deterministic: bool = False) -> torch.Tensor:
+    def search_moves(self, state, agent_seat: bool | torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         """Search the positions (self-play settings: root noise, temperature for the first
-        ``temperature_moves`` plies), record the ``active`` ones for training, return the moves
-        (int64 [N]; entries outside ``active`` are unused). Games still in their random opening
+        ``temperature_moves`` plies), record them for training, return the moves (int64 [N]).
+        ``agent_seat``: whether each mover is the seat outcomes are given from (``on_game_end``),
+        one bool for all or bool [N]. Games still in their random opening
         (``random_opening_plies``) get a uniformly random legal move instead, neither searched
-        nor recorded. On the CPU only the games searched are passed to the search; on CUDA all
-        of them are (choosing a subset would synchronise with the host)."""
-        opening = None
-        if self.params["random_opening_plies"] > 0 and not deterministic:
-            opening = self.game.ply(state) < self.p_open
-            random_moves = uniform_legal(self.game.legal_mask(state), self.agent.generator)
-        if self.device.type == "cpu" and (active is not None or opening is not None):
-            searched = torch.ones_like(state[0], dtype=torch.bool) if active is None else active
-            moves = torch.zeros_like(state[0])
-            if opening is not None:
-                moves = torch.where(opening, random_moves, moves)
-                searched = searched & ~opening
-            idx = searched.nonzero().squeeze(1)
-            if idx.numel():
-                moves[idx] = self._search_moves(index_state(state, idx), idx, agent_seat, deterministic)
-            return moves
-        if opening is None:
-            return self._search_moves(state, active, agent_seat, deterministic)
-        where = ~opening if active is None else active & ~opening
-        return torch.where(opening, random_moves, self._search_moves(state, where, agent_seat, deterministic))
+        nor recorded. One search call: on the CPU only the games searched are passed to it; on
+        CUDA all of them are, the others masked (choosing a subset would synchronise with the host)."""
+        if self.params["random_opening_plies"] == 0 or deterministic:
+            return self._search_moves(state, None, agent_seat, deterministic)
+        opening = self.game.ply(state) < self.p_open
+        moves = uniform_legal(self.game.legal_mask(state), self.agent.generator)
+        if self.device.type != "cpu":
+            return torch.where(opening, moves, self._search_moves(state, ~opening, agent_seat, deterministic))
+        idx = (~opening).nonzero().squeeze(1)
+        if idx.numel():
+            seat = agent_seat[idx] if isinstance(agent_seat, torch.Tensor) else agent_seat
+            moves[idx] = self._search_moves(index_state(state, idx), idx, seat, deterministic)
+        return moves
 
-    def _search_moves(self, state, where, agent_seat: bool, deterministic: bool) -> torch.Tensor:
-        """``where``: the games' row indices (int64, a subset), a bool mask of the rows to record
-        (all N searched), or None (all N, all recorded)."""
+    def _search_moves(self, state, where, agent_seat: bool | torch.Tensor, deterministic: bool) -> torch.Tensor:
+        """``where``: the games' row indices (int64 [K], a subset: ``state`` and a tensor
+        ``agent_seat`` hold those K rows), a bool [N] mask of the rows to record (all N
+        searched), or None (all N, all recorded)."""
         p = self.params
         a = self.agent
         result = a.search(state, p["simulations"], noise=not deterministic and p["noise_eps"] > 0)
@@ -139,7 +135,7 @@ class AlphaZeroLearner:
         self._record(state, a.mcts.policy_target(result), result.value, where, agent_seat)
         return moves
 
-    def _record(self, state, policy, q, where, agent_seat: bool) -> None:
+    def _record(self, state, policy, q, where, agent_seat: bool | torch.Tensor) -> None:
         if where is not None and where.dtype == torch.int64:  # a subset of rows, all recorded
             rows, on = where, torch.ones_like(where, dtype=torch.bool)
         else:
@@ -174,7 +170,11 @@ class AlphaZeroLearner:
 
     # -- the Learner protocol -----------------------------------------------------------------
     def act(self, state, legal, deterministic: bool) -> torch.Tensor:
-        return self.search_moves(state, None, agent_seat=True, deterministic=deterministic)
+        """Every game's move, by one search. Against an opponent the mover is the agent's seat;
+        in self-play (``make_self_play_sampler``) it is either, and the seat outcomes are given
+        from is the first mover's (``SelfPlay``'s rewards)."""
+        seat = self.game.to_move(state) == 0 if self.self_play else True
+        return self.search_moves(state, seat, deterministic=deterministic)
 
     def observe(self, batch: dict) -> None:
         pass  # positions were recorded by the searches; outcomes arrive through on_game_end
@@ -218,7 +218,9 @@ class AlphaZeroLearner:
         self.agent.distribute(dist.wrap)
 
     def make_self_play_sampler(self) -> "SelfPlaySampler":
-        return SelfPlaySampler(self)
+        """The ``self_play`` sampler; from now on ``act`` moves for both seats of every game."""
+        self.self_play = True
+        return SelfPlaySampler()
 
     def state_dict(self, include_replay: bool = True) -> dict:
         return {"agent": self.agent.state_dict(),
@@ -250,17 +252,11 @@ class AlphaZeroLearner:
 
 
 class SelfPlaySampler(OpponentSampler):
-    """``opponent_sampler: {type: self_play}``: the agent's own search replies, and its replies
-    are training positions too (from the other seat)."""
+    """``opponent_sampler: {type: self_play}``: the agent is its own opponent. It never replies:
+    the trainer plays these games with ``src.training.selfplay.SelfPlay``, one ply per game per
+    batch step, each move the learner's search, for either seat."""
 
     kind = "self_play"
 
-    def __init__(self, learner: AlphaZeroLearner):
-        self.learner = learner
-
-    def act(self, *words, active=None):
-        return self.learner.search_moves(self.learner.game.State(*words), active, agent_seat=False)
-
     def status(self) -> dict:
         return {"opponent_mix": {"self": 1.0}}
-
