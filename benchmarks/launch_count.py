@@ -17,7 +17,6 @@ mean over ``--steps`` batch steps, with the ops that were dispatched most often,
 move played in the games (not the searches' simulated moves), so that batch steps of one ply per
 game (AlphaZero self-play) and of an agent move plus a reply (against an opponent) compare.
 
-
 ``--search`` counts, per simulation of ``BatchedMCTS.search`` (Connect4, the difference between
 two simulation counts, so the per-search cost drops out), the torch ops the search dispatches
 outside the network (the network's own ops are counted apart, inside the evaluate callable) and
