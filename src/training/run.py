@@ -270,7 +270,7 @@ def prepare_resume(run_dir: str | Path, total_steps: int | None = None):
     import torch
 
     from src.runs.monitor import inspect_run
-    from src.training.state import StateError, find_newest_state
+    from src.training.state import SELF_PLAY_PLY_VERSION, StateError, find_newest_state
 
     rd = RunDir(Path(run_dir))
     if rd.path.exists() and not rd.path.is_dir():
@@ -316,6 +316,10 @@ def prepare_resume(run_dir: str | Path, total_steps: int | None = None):
         raise RunDirError(f"cannot resume {rd.path}: it was trained by {state['world_size']} processes (torchrun); "
                           "resuming a data-parallel run is not supported (its checkpoint holds rank 0's games "
                           "and replay only)")
+    if state["version"] < SELF_PLAY_PLY_VERSION and cfg["train"]["opponent_sampler"]["type"] == "self_play":
+        raise RunDirError(f"cannot resume {rd.path}: it was trained by an older version, in which a self-play "
+                          "batch step was an agent move and a reply; now it is one ply per game and steps count "
+                          "plies, so its games in progress and step counts would be misread: start a new run")
     target = total_steps if total_steps is not None else state["total_steps"]
     if target <= step:
         if total_steps is not None:

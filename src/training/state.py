@@ -11,7 +11,10 @@ import zipfile
 from pathlib import Path
 
 STATE_FORMAT = "c4engine.train_state"
-STATE_VERSION = 1
+STATE_VERSION = 2
+# version 2: an AlphaZero self-play batch step is one ply per game and `step` counts plies
+# (version 1 states of self-play runs cannot be resumed: see src.training.run.prepare_resume)
+SELF_PLAY_PLY_VERSION = 2
 
 
 class StateError(ValueError):

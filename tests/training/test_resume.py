@@ -428,3 +428,25 @@ def test_every_registered_agent_resumes_from_its_trainer_state_identically(agent
     a, b = reference.state_dict(), resumed.state_dict()
     assert a["learner"]["agent"]["num_updates"] > 0
     assert_identical(comparable(a), comparable(b))
+
+
+def test_a_self_play_state_from_before_steps_counted_plies_is_refused_with_one_line(tmp_path, capsys):
+    """State version 1 (a self-play batch step was an agent move and a reply) cannot continue
+    under one ply per batch step: the resume says so and touches nothing."""
+    from src.cli.train import main
+
+    cfg = json.loads(json.dumps(AZ_SELF_PLAY))
+    cfg["train"]["total_steps"] = 96
+    run_dir = tmp_path / "run"
+    run(write_config(tmp_path / "az.yaml", cfg), run_dir, progress=False)
+    rd = RunDir(run_dir)
+    path = rd.state_path(rd.state_steps()[-1])
+    torch.save({**torch.load(path, weights_only=False), "version": 1}, path)
+    before = files_of(run_dir)
+
+    code = main(["--resume", str(run_dir), "--total_steps", "192"])
+
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and len(err.splitlines()) == 1, err
+    assert err.startswith("error: cannot resume") and "one ply per game" in err and "start a new run" in err
+    assert files_of(run_dir) == before
