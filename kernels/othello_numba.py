@@ -205,12 +205,17 @@ def write_planes_bytes(me, opp, words, i):
 
 
 @njit(inline="always", cache=True)
+def reset_if(done, me, opp, player):
+    """(me, opp, player), or the start position where ``done``: selects, no branch."""
+    m0, o0, p0 = start_position()
+    return (m0 if done else me), (o0 if done else opp), (p0 if done else player)
+
+
+@njit(inline="always", cache=True)
 def step_one(me, opp, player, actions, reward, done, illegal, i):
     """Game ``i``'s move with the auto-reset: its words updated in place, reward/done/illegal stored."""
     m, o, p, r, d, il = play_one(me[i], opp[i], player[i], actions[i])
-    m0, o0, p0 = start_position()
-    m, o, p = (m0 if d else m), (o0 if d else o), (p0 if d else p)  # selects, no branch
-    me[i], opp[i], player[i] = m, o, p
+    me[i], opp[i], player[i] = reset_if(d, m, o, p)
     reward[i], done[i], illegal[i] = r, d, il
 
 
@@ -282,19 +287,17 @@ def _step_autoreset(me, opp, player, actions, reward, done, illegal):
 
 @njit(parallel=True, cache=True)
 def _random_rollout(me, opp, player, steps, seed, finished):
-    for i in prange(me.shape[0]):
-        x = splitmix64(seed + np.uint64(i)) | _ONE
-        m, o, p = me[i], opp[i], player[i]
-        f = np.int64(0)
-        for _ in range(steps):
-            x ^= x << np.uint64(13)  # xorshift64 (https://www.jstatsoft.org/article/view/v008i14)
-            x ^= x >> np.uint64(7)
-            x ^= x << np.uint64(17)
-            m, o, p, r, d, il = play_one(m, o, p, random_action_one(m, o, x))
-            if d:
-                m, o, p = start_position()
-                f += 1
-        me[i], opp[i], player[i], finished[i] = m, o, p, f
+    # steps outside, games inside: each step a branch-free loop over games, as the env step
+    n = me.shape[0]
+    for i in prange(n):
+        finished[i] = 0
+    for t in range(steps):
+        base = seed + np.uint64(t * n)
+        for i in prange(n):
+            a = random_action_one(me[i], opp[i], splitmix64(base + np.uint64(i)))
+            m, o, p, r, d, il = play_one(me[i], opp[i], player[i], a)
+            me[i], opp[i], player[i] = reset_if(d, m, o, p)
+            finished[i] += d
 
 
 def _u64(x: np.ndarray) -> np.ndarray:
