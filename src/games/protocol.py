@@ -211,6 +211,14 @@ class Game(Protocol):
         """How ``parse_action`` would spell ``action`` (the inverse)."""
         ...
 
+    move_help: str  # what a human may type for a move, for ``play``'s prompt (Connect4 '1-7')
+
+    def read_move(self, text: str, legal: Sequence[bool]) -> int | str:
+        """The legal action a human typed (``text`` stripped, not empty; ``legal`` the side to
+        move's ``legal_mask`` row), or one short line naming what is wrong with it (not a move,
+        off the board, not legal here) for ``play`` to print before asking again."""
+        ...
+
     def with_seed(self, seed: int | None) -> "Game":
         """The same game (params, device, backend) with its own random stream seeded by ``seed``."""
         ...
@@ -252,6 +260,11 @@ class GameEntry:
     # the params of the game whose observations have this shape (checkpoints written before
     # they recorded their game); None: the shape does not tell
     params_for_shape: Callable[[tuple[int, ...]], dict] | None = None
+
+
+def shown_input(text: str, limit: int = 40) -> str:
+    """``text`` to echo back in a message: itself, or its first ``limit`` characters and its length."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 # -- generic helpers over states: the engine's only operations on a game's words ---------------
