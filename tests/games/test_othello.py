@@ -14,6 +14,7 @@ import torch
 
 from kernels.othello_geometry import symmetry_actions
 from src.games import make_game
+from tests.games.openspiel_oracle import step_both
 from tests.games.othello_reference import PASS, WHITE, RefOthello, from_words, parse
 
 BACKENDS = [pytest.param(("numba", "cpu"), id="numba"), pytest.param(("torch", "cpu"), id="torch-cpu"),
@@ -63,19 +64,9 @@ def test_random_games_agree_with_openspiel_move_by_move(backend_device):
             assert np.flatnonzero(legal[i]).tolist() == s.legal_actions()
             obs = np.asarray(s.observation_tensor(s.current_player())).reshape(3, 64)  # empty, mover's, other's
             assert (obs[1] == 1).tolist() == mine_b[i].tolist() and (obs[2] == 1).tolist() == theirs_b[i].tolist()
-        actions = env.sample_actions()
-        a = np_(actions)
-        _, reward, done, info = env.step(actions)
-        reward, done = np_(reward), np_(done)
-        assert not np_(info["illegal"]).any()
-        for i, s in enumerate(spiel):
-            s.apply_action(int(a[i]))
-            passes += a[i] == PASS
-            assert s.is_terminal() == done[i]
-            if done[i]:
-                assert reward[i] == s.returns()[player[i]], (i, reward[i], s.returns())  # player[i]: the mover
-                spiel[i] = game.new_initial_state()
-                finished += 1
+        a, done = step_both(env, spiel, game, player)
+        passes += (a == PASS).sum()
+        finished += done.sum()
     assert finished > 1000 and passes > 0
 
 
