@@ -25,7 +25,6 @@ from kernels.othello_geometry import (BLACK_START, DIRECTIONS, NUM_ACTIONS, PASS
 _U64 = 0xFFFFFFFFFFFFFFFF
 _ZERO = np.uint64(0)
 _ONE = np.uint64(1)
-_ALL = np.uint64(_U64)
 _BLACK0 = np.uint64(BLACK_START)
 _WHITE0 = np.uint64(WHITE_START)
 # (shift, is_left, mask of the opponent discs a run may pass through), see othello_geometry
