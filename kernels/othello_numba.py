@@ -20,17 +20,16 @@ from numba import njit, prange, types
 from numba.extending import intrinsic
 
 from kernels.connect4_numba import splitmix64
-from kernels.othello_geometry import (BLACK_START, DIRECTIONS, NUM_ACTIONS, PASS, WHITE_START, spread_table)
+from kernels.othello_geometry import (BLACK_START, DIRECTIONS, NUM_ACTIONS, PASS, WHITE_START)
 
 _U64 = 0xFFFFFFFFFFFFFFFF
 _ZERO = np.uint64(0)
 _ONE = np.uint64(1)
-_ALL = np.uint64(_U64)
 _BLACK0 = np.uint64(BLACK_START)
 _WHITE0 = np.uint64(WHITE_START)
 # (shift, is_left, mask of the opponent discs a run may pass through), see othello_geometry
 _D = tuple((np.uint64(s), left, np.uint64(m)) for s, left, m in DIRECTIONS)
-_SPREAD = spread_table()  # uint64 [256]: byte j of _SPREAD[b] = bit j of b
+_OPPOSITE = (1, 0, 3, 2, 7, 6, 5, 4)  # _D[_OPPOSITE[k]] goes the other way along _D[k]'s line
 
 
 @intrinsic
@@ -86,14 +85,25 @@ def moves_of(me, opp):
 
 
 @njit(inline="always", cache=True)
+def _mask(flag):
+    """uint64: all ones where ``flag`` (bool) holds, else 0."""
+    return _ZERO - np.uint64(flag)
+
+
+@njit(inline="always", cache=True)
 def flips_of(move, me, opp):
-    """uint64: the opponent discs that a disc placed on ``move`` (one bit) turns over."""
+    """uint64: the opponent discs that a disc placed on ``move`` (one bit) turns over (0 when
+    ``move`` is not a legal placement).
+
+    Per direction, the discs flipped are those both on the run from ``move`` and on a run from
+    one of ``me``'s discs in the opposite direction: no test per direction (no branch), so a
+    loop of it over games vectorizes as ``moves_of`` does.
+    """
     f = _ZERO
     for k in range(8):
         s, left, m = _D[k]
-        t = _run(move, opp, s, left, m)
-        if _shift(t, s, left) & me:
-            f |= t
+        s2, left2, m2 = _D[_OPPOSITE[k]]
+        f |= _run(move, opp, s, left, m) & _run(me, opp, s2, left2, m2)
     return f
 
 
@@ -106,23 +116,19 @@ def play_one(me, opp, player, a):
     move the only legal action of the new position is the pass. ``done`` when neither side
     can move after the move; reward for the mover: +1 more discs, -1 fewer, 0 equal (or a
     pass); -1 and done for an illegal action (the position is kept).
+    Branch-free (selects only), so that a loop of it over games can use the CPU's vector units.
     """
-    legal = moves_of(me, opp)
-    if a == PASS:
-        if legal != _ZERO:
-            return me, opp, player, np.float32(-1.0), True, True
-        return opp, me, player ^ 1, np.float32(0.0), False, False
-    if a < 0 or a > PASS or ((legal >> np.uint64(a)) & _ONE) == _ZERO:
-        return me, opp, player, np.float32(-1.0), True, True
-    mv = _ONE << np.uint64(a)
-    f = flips_of(mv, me, opp)
+    pass_ok = (a == PASS) & (moves_of(me, opp) == _ZERO)
+    mv = (_ONE << np.uint64(a & 63)) & _mask((a >= 0) & (a < PASS))  # 0 unless a placement
+    f = flips_of(mv, me, opp)  # a placement is legal exactly when it is empty and turns a disc over
+    illegal = (pass_ok | ((f != _ZERO) & ((mv & (me | opp)) == _ZERO))) ^ True  # (not ~: on a bool that is -2)
     mine = me | mv | f
     theirs = opp ^ f
-    if (mine | theirs) != _ALL and (moves_of(theirs, mine) != _ZERO or moves_of(mine, theirs) != _ZERO):
-        return theirs, mine, player ^ 1, np.float32(0.0), False, False
-    nm, no = popcount(mine), popcount(theirs)
-    r = np.float32(1.0) if nm > no else (np.float32(-1.0) if nm < no else np.float32(0.0))
-    return theirs, mine, player ^ 1, r, True, False
+    ended = (mv != _ZERO) & (moves_of(theirs, mine) == _ZERO) & (moves_of(mine, theirs) == _ZERO)
+    diff = np.int64(popcount(mine)) - np.int64(popcount(theirs))
+    r = np.float32(-1.0) if illegal else (np.float32((diff > 0) - (diff < 0)) if ended else np.float32(0.0))
+    return ((me if illegal else theirs), (opp if illegal else mine), (player if illegal else player ^ 1), r,
+            illegal | ended, illegal)
 
 
 @njit(inline="always", cache=True)
@@ -132,47 +138,84 @@ def start_position():
 
 
 @njit(inline="always", cache=True)
+def select_bit(bits, k):
+    """The index of the ``k``-th (0-based, from the lowest) set bit of ``bits`` (k < popcount):
+    a branch-free binary search on the popcounts of halves, quarters, ... of the word."""
+    pos = _ZERO
+    for w in (32, 16, 8, 4, 2, 1):
+        width = np.uint64(w)
+        low = popcount(bits & ((_ONE << width) - _ONE))
+        up = _ZERO - np.uint64(k >= low)  # all ones when the bit is in the upper part
+        k -= low & up
+        bits >>= width & up
+        pos += width & up
+    return np.int64(pos)
+
+
+@njit(inline="always", cache=True)
 def pick_bit(bits, r):
     """The index of a uniformly random set bit of ``bits`` (nonzero) from 64 random bits ``r``."""
-    k = ((r >> np.uint64(32)) * popcount(bits)) >> np.uint64(32)
-    for _ in range(k):
-        bits &= bits - _ONE
-    return np.int64(trailing_zeros(bits))
+    return select_bit(bits, ((r >> np.uint64(32)) * popcount(bits)) >> np.uint64(32))
 
 
 @njit(inline="always", cache=True)
 def random_action_one(me, opp, r):
     """A uniformly random legal action (the pass when no cell is legal)."""
     legal = moves_of(me, opp)
-    if legal == _ZERO:
-        return np.int64(PASS)
-    return pick_bit(legal, r)
+    a = pick_bit(legal | np.uint64(legal == _ZERO), r)  # never an empty word (branch-free); unused then
+    return a if legal != _ZERO else np.int64(PASS)
+
+
+_F32_ONE = np.uint32(0x3F800000)  # the bits of float32 1.0
 
 
 @njit(inline="always", cache=True)
 def write_planes(me, opp, flat, i):
+    """Game ``i``'s planes into ``flat`` [N, 128] of any numeric dtype, a cell at a time."""
     for k in range(64):
         flat[i, k] = (me >> np.uint64(k)) & _ONE
         flat[i, 64 + k] = (opp >> np.uint64(k)) & _ONE
 
 
 @njit(inline="always", cache=True)
+def write_planes_f32(me, opp, bits, i):
+    """Game ``i``'s float32 planes through their uint32 view ``bits`` [N, 128]: each cell's
+    1.0 or 0.0 as an integer mask (no int-to-float conversion, so the loop vectorizes)."""
+    for k in range(64):
+        bits[i, k] = _F32_ONE & (np.uint32(0) - np.uint32((me >> np.uint64(k)) & _ONE))
+        bits[i, 64 + k] = _F32_ONE & (np.uint32(0) - np.uint32((opp >> np.uint64(k)) & _ONE))
+
+
+@njit(inline="always", cache=True)
+def spread_row(x, r):
+    """uint64: row ``r`` of the bitboard ``x`` as 8 one-byte cells (byte j = bit ``8 r + j``), by
+    arithmetic: the row copied into every byte, byte j keeps bit j, adding 0x7F lifts it to bit 7."""
+    b = (x >> np.uint64(8 * r)) & np.uint64(0xFF)
+    y = (b * np.uint64(0x0101010101010101)) & np.uint64(0x8040201008040201)
+    return ((y + np.uint64(0x7F7F7F7F7F7F7F7F)) >> np.uint64(7)) & np.uint64(0x0101010101010101)
+
+
+@njit(inline="always", cache=True)
 def write_planes_bytes(me, opp, words, i):
-    """1-byte planes of game ``i`` as 16 uint64 stores: one word per plane row (``_SPREAD``)."""
+    """1-byte planes of game ``i`` as 16 uint64 stores: one word per plane row (``spread_row``)."""
     for r in range(8):
-        words[i, r] = _SPREAD[(me >> np.uint64(8 * r)) & np.uint64(0xFF)]
-        words[i, 8 + r] = _SPREAD[(opp >> np.uint64(8 * r)) & np.uint64(0xFF)]
+        words[i, r] = spread_row(me, r)
+        words[i, 8 + r] = spread_row(opp, r)
+
+
+@njit(inline="always", cache=True)
+def reset_if(done, me, opp, player):
+    """(me, opp, player), or the start position where ``done``: selects, no branch."""
+    m0, o0, p0 = start_position()
+    return (m0 if done else me), (o0 if done else opp), (p0 if done else player)
 
 
 @njit(inline="always", cache=True)
 def step_one(me, opp, player, actions, reward, done, illegal, i):
-    """Game ``i``'s move with the auto-reset, its reward/done/illegal stored; returns its new words."""
+    """Game ``i``'s move with the auto-reset: its words updated in place, reward/done/illegal stored."""
     m, o, p, r, d, il = play_one(me[i], opp[i], player[i], actions[i])
-    if d:
-        m, o, p = start_position()
-    me[i], opp[i], player[i] = m, o, p
+    me[i], opp[i], player[i] = reset_if(d, m, o, p)
     reward[i], done[i], illegal[i] = r, d, il
-    return m, o
 
 
 @njit(parallel=True, cache=True)
@@ -218,40 +261,42 @@ def _to_planes(me, opp, flat):
 
 
 @njit(parallel=True, cache=True)
+def _to_planes_f32(me, opp, bits):
+    for i in prange(me.shape[0]):
+        write_planes_f32(me[i], opp[i], bits, i)
+
+
+@njit(parallel=True, cache=True)
+def _to_planes_bytes(me, opp, words):
+    for i in prange(me.shape[0]):
+        write_planes_bytes(me[i], opp[i], words, i)
+
+
+@njit(parallel=True, cache=True)
 def _random_actions(me, opp, seed, out):
     for i in prange(me.shape[0]):
         out[i] = random_action_one(me[i], opp[i], splitmix64(seed + np.uint64(i)))
 
 
 @njit(parallel=True, cache=True)
-def _step_autoreset(me, opp, player, actions, reward, done, illegal, flat):
+def _step_autoreset(me, opp, player, actions, reward, done, illegal):
     for i in prange(me.shape[0]):
-        m, o = step_one(me, opp, player, actions, reward, done, illegal, i)
-        write_planes(m, o, flat, i)
-
-
-@njit(parallel=True, cache=True)
-def _step_autoreset_bytes(me, opp, player, actions, reward, done, illegal, words):
-    for i in prange(me.shape[0]):
-        m, o = step_one(me, opp, player, actions, reward, done, illegal, i)
-        write_planes_bytes(m, o, words, i)
+        step_one(me, opp, player, actions, reward, done, illegal, i)
 
 
 @njit(parallel=True, cache=True)
 def _random_rollout(me, opp, player, steps, seed, finished):
-    for i in prange(me.shape[0]):
-        x = splitmix64(seed + np.uint64(i)) | _ONE
-        m, o, p = me[i], opp[i], player[i]
-        f = np.int64(0)
-        for _ in range(steps):
-            x ^= x << np.uint64(13)  # xorshift64 (https://www.jstatsoft.org/article/view/v008i14)
-            x ^= x >> np.uint64(7)
-            x ^= x << np.uint64(17)
-            m, o, p, r, d, il = play_one(m, o, p, random_action_one(m, o, x))
-            if d:
-                m, o, p = start_position()
-                f += 1
-        me[i], opp[i], player[i], finished[i] = m, o, p, f
+    # steps outside, games inside: each step a branch-free loop over games, as the env step
+    n = me.shape[0]
+    for i in prange(n):
+        finished[i] = 0
+    for t in range(steps):
+        base = seed + np.uint64(t * n)
+        for i in prange(n):
+            a = random_action_one(me[i], opp[i], splitmix64(base + np.uint64(i)))
+            m, o, p, r, d, il = play_one(me[i], opp[i], player[i], a)
+            me[i], opp[i], player[i] = reset_if(d, m, o, p)
+            finished[i] += d
 
 
 def _u64(x: np.ndarray) -> np.ndarray:
@@ -303,10 +348,17 @@ def flip_counts(me, opp):
 
 def to_planes(me, opp, dtype=np.float32, out=None):
     """obs [N, 2, 8, 8]: plane 0 = discs of the side to move, plane 1 = the other side's;
-    plane[r, c] is cell ``8 r + c`` (row 0 = the top row, rank 1)."""
+    plane[r, c] is cell ``8 r + c`` (row 0 = the top row, rank 1). float32 is written through
+    its integer bits, a 1-byte dtype a 64-bit word per plane row, any other a cell at a time."""
     n = me.shape[0]
     out = np.empty((n, 2, 8, 8), dtype=dtype) if out is None else out
-    _to_planes(_u64(me), _u64(opp), out.reshape(n, -1))
+    flat = out.reshape(n, -1)
+    if out.dtype == np.float32:
+        _to_planes_f32(_u64(me), _u64(opp), flat.view(np.uint32))
+    elif out.itemsize == 1 and sys.byteorder == "little":
+        _to_planes_bytes(_u64(me), _u64(opp), flat.view(np.uint8).view(np.uint64))
+    else:
+        _to_planes(_u64(me), _u64(opp), flat)
     return out
 
 
@@ -320,15 +372,10 @@ def random_legal_actions(me, opp, seed: int, out=None):
 def step_autoreset(me, opp, player, actions, reward, done, illegal, obs):
     """Fused play + auto-reset + observation: updates ``me``/``opp``/``player`` in place and
     fills the preallocated ``reward`` float32 [N], ``done``/``illegal`` bool [N] and ``obs``
-    [N, 2, 8, 8] (float32, or a 1-byte dtype: then written a 64-bit word per plane row)."""
-    n = me.shape[0]
-    actions = np.asarray(actions, dtype=np.int64)
-    flat = obs.reshape(n, -1)
-    if obs.itemsize == 1 and sys.byteorder == "little":
-        _step_autoreset_bytes(_u64(me), _u64(opp), player, actions, reward, done, illegal,
-                              flat.view(np.uint8).view(np.uint64))
-    else:
-        _step_autoreset(_u64(me), _u64(opp), player, actions, reward, done, illegal, flat)
+    [N, 2, 8, 8] (``to_planes``). Two parallel loops, the moves then the planes: in one loop
+    neither vectorizes (measured: over twice the time)."""
+    _step_autoreset(_u64(me), _u64(opp), player, np.asarray(actions, dtype=np.int64), reward, done, illegal)
+    to_planes(me, opp, obs.dtype, obs)
 
 
 def random_rollout(me, opp, player, steps: int, seed: int):

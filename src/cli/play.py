@@ -1,10 +1,15 @@
-"""``python -m src.cli.play [CHECKPOINT] [--first human|agent|random] [--opponent NAME] [--show-values] [--seed S] [--web [--port P]]``
+"""``python -m src.cli.play [CHECKPOINT] [--game ID] [--first human|agent|random] [--opponent NAME] [--show-values] [--seed S] [--web [--port P]]``
 
-Play one game of Connect4 against a trained agent in the terminal (or watch it play
-``--opponent``); without CHECKPOINT, against the agent that comes with the repository
-(``bundled``). ``--web`` serves the game as a page on 127.0.0.1 instead (``src.web``). The board is printed after every move, row 0 at the bottom, with the column
-numbers 1..cols under it; the first player's stones are X, the second's O. Type a column number
-to move; ``q`` (or the end of the input) quits. Input may be piped, one move per line.
+Play one game against a trained agent in the terminal (or watch it play ``--opponent``);
+without CHECKPOINT, against the agent that comes with the repository (``bundled``, Connect4).
+The game is the checkpoint's; for an opponent name (``greedy``, ``search:2``) it is ``--game``
+(default connect4). ``--web`` serves the game as a page on 127.0.0.1 instead (``src.web``).
+The board is printed after every move, the first player's pieces X, the second's O, with the
+move labels: Connect4's column numbers 1..cols under it (row 0 at the bottom); Othello's files
+a-h and ranks 1-8 (OpenSpiel's labels: ``d3`` is file d, rank 3, action 19) and the legal moves.
+Type a move (Connect4: a column number; Othello: a cell such as ``d3``, an action number 0-64,
+or ``pass`` when it is the only legal move); a bad one gets a line naming the problem and a new
+prompt; ``q`` (or the end of the input) quits. Input may be piped, one move per line.
 """
 from __future__ import annotations
 
@@ -15,7 +20,9 @@ from typing import TextIO
 
 import torch
 
-DESCRIPTION = "Play Connect4 against a trained agent (or watch it play an opponent)."
+from src.games.protocol import shown_input
+
+DESCRIPTION = "Play Connect4 or Othello against a trained agent (or watch it play an opponent)."
 
 
 def format_values(values, legal) -> str:
@@ -39,11 +46,15 @@ class Game:
     def legal_mask(self) -> torch.Tensor:
         return self.rules.legal_mask(self.state)
 
-    def play(self, action: int) -> tuple[bool, bool]:
-        """Play ``action`` for the side to move; returns (won, drawn)."""
+    def to_move(self) -> int:
+        """0 when the first player (X) is to move, 1 the second (O)."""
+        return int(self.rules.to_move(self.state)[0])
+
+    def play(self, action: int) -> tuple[bool, float]:
+        """Play ``action`` for the side to move; returns (the game ended, the mover's reward)."""
         self.state, reward, done, _ = self.rules.play(self.state, torch.tensor([action]))
         self.moves += 1
-        return bool(reward[0] > 0), bool(done[0]) and not bool(reward[0] > 0)
+        return bool(done[0]), float(reward[0])
 
     def planes(self) -> torch.Tensor:
         return self.rules.observe(self.state)
@@ -53,10 +64,10 @@ class Game:
 
 
 def ask_human(game: Game, inp: TextIO, out: TextIO) -> int | None:
-    """The human's column (0-based), or None to quit. Re-prompts on anything else."""
-    cols = game.num_actions
+    """The human's legal action, or None to quit. Re-prompts, with the game's message naming
+    the problem (``Game.read_move``), on anything else."""
     while True:
-        out.write(f"your move (1-{cols}, q to quit): ")
+        out.write(f"your move ({game.rules.move_help}, q to quit): ")
         out.flush()
         try:
             line = inp.readline()
@@ -68,35 +79,14 @@ def ask_human(game: Game, inp: TextIO, out: TextIO) -> int | None:
             return None
         text = line.strip()
         if not _isatty(inp):  # piped input: show what was read, so the transcript reads like a session
-            out.write(_shorten(text) + "\n")
+            out.write(shown_input(text) + "\n")
         if text.lower() in ("q", "quit", "exit"):
             return None
-        if not text:
-            out.write(f"type a column number from 1 to {cols} (or q to quit)\n")
+        move = game.rules.read_move(text, game.legal())
+        if isinstance(move, str):
+            out.write(move + "\n")
             continue
-        # a long run of digits is no column either (and int() refuses over 4,300 digits)
-        if not text.lstrip("+-").isdigit() or len(text) > MAX_INPUT_DIGITS:
-            out.write(f"{_shorten(text)!r} is not a column number: type 1 to {cols} (or q to quit)\n")
-            continue
-        col = int(text)
-        if not 1 <= col <= cols:
-            out.write(f"column {col} is off the board: type 1 to {cols}\n")
-            continue
-        if not game.legal()[col - 1]:
-            out.write(f"column {col} is full: choose another\n")
-            continue
-        return col - 1
-
-
-MAX_INPUT_DIGITS = 20  # any longer number is off every board
-_SHOWN_CHARS = 40  # how much of an overlong input line is echoed back
-
-
-def _shorten(text: str) -> str:
-    """``text``, or its first characters and its length when it is too long to echo."""
-    if len(text) <= _SHOWN_CHARS:
-        return text
-    return f"{text[:_SHOWN_CHARS]}... ({len(text)} characters)"
+        return move
 
 
 def _isatty(stream) -> bool:
@@ -113,6 +103,9 @@ def main(argv: list[str] | None = None, inp: TextIO | None = None, out: TextIO |
     ap.add_argument("checkpoint", metavar="CHECKPOINT", nargs="?", default="bundled",
                     help="the agent: a checkpoint written by the trainer, an opponent name (e.g. perfect), or "
                          "bundled, the agent that comes with the repository (the default)")
+    ap.add_argument("--game", metavar="ID", default=None,
+                    help="the game when CHECKPOINT is an opponent name (connect4, othello; default connect4); "
+                         "with a checkpoint, it must be the checkpoint's game")
     ap.add_argument("--first", choices=("human", "agent", "random"), default="human",
                     help="who moves first: you (or --opponent), the agent, or a coin toss (default human)")
     ap.add_argument("--opponent", metavar="NAME", default=None,
@@ -135,7 +128,8 @@ def main(argv: list[str] | None = None, inp: TextIO | None = None, out: TextIO |
 
     device = torch.device("cpu")
     try:
-        agent = load_player(args.checkpoint, device, seed=args.seed, simulations=args.simulations)
+        agent = load_player(args.checkpoint, device, seed=args.seed, game=rules_named(args.game, device),
+                            simulations=args.simulations)
         if args.simulations is not None:  # a search of one game: its tree must fit
             from src.config.memory import check_fits, tree_bytes
 
@@ -162,35 +156,51 @@ def main(argv: list[str] | None = None, inp: TextIO | None = None, out: TextIO |
     out.write(f"{agent.label} vs {'you' if other is None else other.label}\n")
     out.write(f"X = {x_name} (moves first), O = {o_name}\n\n{game.text()}\n")
 
-    for turn in range(game.max_plies):
-        agents_turn = (turn % 2 == 0) == agent_first
-        mover = "X" if turn % 2 == 0 else "O"
+    for _ in range(game.max_plies):
+        seat = game.to_move()  # not the ply's parity: a game may pass
+        agents_turn = (seat == 0) == agent_first
+        mover, other_mark = ("X", "O") if seat == 0 else ("O", "X")
         if agents_turn:
             obs, legal = game.planes(), game.legal_mask()
             if args.show_values:
                 out.write(f"agent values: {format_values(values_fn(obs, legal)[0].tolist(), legal[0].tolist())}\n")
-            col = int(agent.agent.act(obs, legal, deterministic=True)[0])
-            name = agent_name
+            action = int(agent.agent.act(obs, legal, deterministic=True)[0])
+            name, other_side = agent_name, other_name
         elif other is None:
-            col = ask_human(game, inp, out)
-            if col is None:
+            action = ask_human(game, inp, out)
+            if action is None:
                 out.write("quit: game abandoned\n")
                 return 0
-            name = "you"
+            name, other_side = "you", agent_name
         else:
             obs, legal = game.planes(), game.legal_mask()
-            col = int(other.agent.act(obs, legal, deterministic=True)[0])
-            name = other_name
-        won, full = game.play(col)
-        out.write(f"\n{name} ({mover}) plays {game.rules.action_name(col)}\n{game.text()}\n")
-        if won:
-            winner = "you win" if name == "you" else f"{name} wins"
-            out.write(f"\nresult: {mover} wins ({winner}) in {game.moves} moves\n")
-            return 0
-        if full:
-            out.write(f"\nresult: draw ({game.moves} moves, the board is full)\n")
+            action = int(other.agent.act(obs, legal, deterministic=True)[0])
+            name, other_side = other_name, agent_name
+        done, reward = game.play(action)
+        out.write(f"\n{name} ({mover}) plays {game.rules.action_name(action)}\n{game.text()}\n")
+        if done:
+            out.write(f"\nresult: {result_line(reward, mover, name, other_mark, other_side, game.moves)}\n")
             return 0
     return 0
+
+
+def rules_named(game_id: str | None, device: torch.device):
+    """The rules of ``--game`` on ``device`` (None: none asked for); ValueError naming the
+    registered games for an unknown one."""
+    if game_id is None:
+        return None
+    from src.games import make_rules
+    from src.games.backends import resolve_backend
+
+    return make_rules(game_id, device, resolve_backend(None, device))
+
+
+def result_line(reward: float, mover: str, name: str, other_mark: str, other_name: str, moves: int) -> str:
+    """The end of the game after ``name`` (playing ``mover``) made its last move, with ``reward``."""
+    if reward == 0:
+        return f"draw ({moves} moves)"
+    mark, who = (mover, name) if reward > 0 else (other_mark, other_name)
+    return f"{mark} wins ({'you win' if who == 'you' else f'{who} wins'}) in {moves} moves"
 
 
 def add_web_arguments(ap: argparse.ArgumentParser) -> None:

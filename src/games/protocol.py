@@ -218,6 +218,14 @@ class Game(Protocol):
         """How ``parse_action`` would spell ``action`` (the inverse)."""
         ...
 
+    move_help: str  # what a human may type for a move, for ``play``'s prompt (Connect4 '1-7')
+
+    def read_move(self, text: str, legal: Sequence[bool]) -> int | str:
+        """The legal action a human typed (``text`` stripped, not empty; ``legal`` the side to
+        move's ``legal_mask`` row), or one short line naming what is wrong with it (not a move,
+        off the board, not legal here) for ``play`` to print before asking again."""
+        ...
+
     def with_seed(self, seed: int | None) -> "Game":
         """The same game (params, device, backend) with its own random stream seeded by ``seed``."""
         ...
@@ -263,6 +271,11 @@ class GameEntry:
     describe: Callable[[dict], str] | None = None
     # a warning to print once before training with these (filled) params, else None
     warning: Callable[[dict], str | None] | None = None
+
+
+def shown_input(text: str, limit: int = 40) -> str:
+    """``text`` to echo back in a message: itself, or its first ``limit`` characters and its length."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 # -- generic helpers over states: the engine's only operations on a game's words ---------------

@@ -78,8 +78,8 @@ def test_full_column_message_on_a_forced_fill(checkpoint, monkeypatch):
 
     real = players.load_player
 
-    def col1(spec, device, seed=0, geometry=None, simulations=None):
-        p = real(spec, device, seed, geometry, simulations)
+    def col1(spec, device, seed=0, game=None, simulations=None):
+        p = real(spec, device, seed, game, simulations)
         p.agent.act = lambda obs, legal, deterministic=True: torch.where(legal[:, 3], 3, 0)
         return p
 
@@ -136,3 +136,56 @@ def test_bad_arguments_exit_2_with_one_line(checkpoint, args, message, capsys):
     rc = main([str(checkpoint) if a == "CKPT" else a for a in args], inp=io.StringIO(""), out=io.StringIO())
     err = capsys.readouterr().err
     assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+# -- Othello: the same command, the game's own move names ----------------------------------
+
+OTHELLO_START = "X to move, legal: d3 c4 f5 e6"
+
+
+def test_othello_opponent_spec_shows_cells_and_legal_moves_and_takes_cells_or_numbers():
+    rc, out, err = play("greedy", "--game", "othello", "--first", "human", stdin="d3\n37\nq\n")
+    assert rc == 0 and err == ""
+    assert "column" not in out
+    assert "  a b c d e f g h" in out and OTHELLO_START in out
+    assert "your move (a cell a1-h8 or 0-64, pass, q to quit): " in out
+    assert "you (X) plays d3" in out and "you (X) plays f5" in out  # a cell, then action number 37
+    assert out.rstrip().endswith("quit: game abandoned")
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("zz", "'zz' is not a move: type a cell a1-h8 (file, then rank), an action number 0-64, or pass"),
+    ("", "type a cell a1-h8 (file, then rank), an action number 0-64, or pass (or q to quit)"),
+    ("99", "'99' is not a move"),
+    ("d4", "d4 is not a legal move: choose one of d3 c4 f5 e6"),
+    ("a1", "a1 is not a legal move: choose one of d3 c4 f5 e6"),
+    ("pass", "you cannot pass while you have a move: choose one of d3 c4 f5 e6"),
+])
+def test_othello_bad_input_gets_a_message_and_a_new_prompt(bad, message):
+    rc, out, err = play("greedy", "--game", "othello", "--first", "human", stdin=f"{bad}\nc4\nq\n")
+    assert rc == 0 and err == "" and "Traceback" not in out
+    after = out.split(message, 1)[1]
+    assert "your move (" in after and "you (X) plays c4" in after
+
+
+def test_othello_pass_is_typed_when_it_is_the_only_move():
+    from src.games import make_rules
+
+    rules = make_rules("othello", "cpu", "numba")
+    only_pass = [False] * 64 + [True]
+    assert rules.read_move("pass", only_pass) == 64 and rules.read_move("64", only_pass) == 64
+    assert rules.read_move("d3", only_pass) == "d3 is not a legal move: you have none, type pass"
+
+
+def test_othello_watched_game_runs_to_a_result_with_passes_counted_by_the_side_to_move():
+    rc, out, err = play("greedy", "--game", "othello", "--first", "agent", "--opponent", "random", "--seed", "2")
+    assert rc == 0 and err == "" and "column" not in out
+    result = next(ln for ln in out.splitlines() if ln.startswith("result: "))
+    assert result.startswith(("result: X wins", "result: O wins", "result: draw"))
+    movers = [ln.split(" plays ")[0] for ln in out.splitlines() if " plays " in ln]
+    assert len(movers) >= 9 and all("(X)" in m or "(O)" in m for m in movers)
+
+
+def test_othello_checkpoint_of_another_game_is_refused(checkpoint):
+    rc, out, err = play(checkpoint, "--game", "othello")
+    assert rc == 2 and "plays" in err and "not othello" in err

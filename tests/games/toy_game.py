@@ -156,6 +156,14 @@ class TicTacToe:
     def action_name(self, action):
         return str(action + 1)
 
+    move_help = "1-9"
+
+    def read_move(self, text, legal):
+        a = self.parse_action(text)
+        if a is None:
+            return f"{text!r} is not a cell: type 1 to 9"
+        return a if legal[a] else f"cell {a + 1} is taken: choose another"
+
     def with_seed(self, seed):
         return TicTacToe(self.device, self.backend, seed, False, self.obs_dtype)
 

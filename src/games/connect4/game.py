@@ -15,9 +15,12 @@ from kernels import connect4_numba as knb
 from kernels import connect4_torch as kt
 from kernels.geometry import Geometry
 from src.games.connect4.ops import make_ops
-from src.games.protocol import NumbaRules, Symmetry
+from src.games.protocol import NumbaRules, Symmetry, shown_input
 
 FEATURES = ("planes", "threats")
+
+
+MAX_INPUT_DIGITS = 20  # any longer number is off every board
 
 
 class C4State(NamedTuple):
@@ -154,6 +157,25 @@ class Connect4:
 
     def action_name(self, action: int) -> str:
         return str(action + 1)
+
+    @property
+    def move_help(self) -> str:
+        return f"1-{self.cols}"
+
+    def read_move(self, text: str, legal) -> int | str:
+        """A column number 1..cols -> its action, or what is wrong (not a number, off the board, full)."""
+        cols = self.cols
+        if not text:
+            return f"type a column number from 1 to {cols} (or q to quit)"
+        # a long run of digits is no column either (and int() refuses over 4,300 digits)
+        if not text.lstrip("+-").isdigit() or len(text) > MAX_INPUT_DIGITS:
+            return f"{shown_input(text)!r} is not a column number: type 1 to {cols} (or q to quit)"
+        col = int(text)
+        if not 1 <= col <= cols:
+            return f"column {col} is off the board: type 1 to {cols}"
+        if not legal[col - 1]:
+            return f"column {col} is full: choose another"
+        return col - 1
 
     def with_seed(self, seed: int | None) -> "Connect4":
         return Connect4(self.device, self.backend, seed, self._compile, self.obs_dtype, self.rows, self.cols)

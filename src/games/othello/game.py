@@ -17,7 +17,7 @@ import torch
 from kernels import othello_numba as knb
 from kernels.othello_geometry import BLACK_START, NUM_ACTIONS, PASS, WHITE_START, symmetry_actions, symmetry_cells
 from src.games.othello.ops import make_ops
-from src.games.protocol import NumbaRules, Symmetry
+from src.games.protocol import NumbaRules, Symmetry, shown_input
 
 FEATURES = ("planes",)
 FILES = "abcdefgh"
@@ -143,26 +143,55 @@ class Othello:
                           play=knb.rules_play, is_legal=knb.rules_is_legal)
 
     def render(self, state: OthelloState, i: int = 0) -> str:
-        """X = black (first player), O = white; ranks 1-8 top to bottom, files a-h, as OpenSpiel prints."""
+        """X = black (first player), O = white; ranks 1-8 top to bottom, files a-h, as OpenSpiel
+        prints; then who is to move and their legal moves (``action_name`` s)."""
         mine, theirs, player = (int(w[i]) for w in state)
         black, white = (mine, theirs) if player == 0 else (theirs, mine)
         lines = ["  " + " ".join(FILES)]
         for r in range(8):
             cells = ["X" if black >> (8 * r + c) & 1 else "O" if white >> (8 * r + c) & 1 else "." for c in range(8)]
             lines.append(f"{r + 1} " + " ".join(cells))
+        lines.append(f"{'XO'[player]} to move, legal: {' '.join(self._legal_names(state, i))}")
         return "\n".join(lines)
 
+    def _legal_names(self, state: OthelloState, i: int) -> list[str]:
+        legal = self.legal_mask(OthelloState(*(w[i:i + 1] for w in state)))[0]
+        return [self.action_name(a) for a in legal.nonzero().flatten().tolist()]
+
     def parse_action(self, text: str) -> int | None:
-        """``'d3'`` -> 19 (file, then rank), ``'pass'`` -> 64; None for anything else."""
+        """``'d3'`` -> 19 (file, then rank), ``'pass'`` -> 64, an action number ``'0'``..``'64'``
+        -> itself; None for anything else."""
         text = text.strip().lower()
         if text == "pass":
             return PASS
         if len(text) == 2 and text[0] in FILES and text[1] in "12345678":
             return 8 * (int(text[1]) - 1) + FILES.index(text[0])
+        if text.isdigit() and len(text) <= 2 and int(text) <= PASS:
+            return int(text)
         return None
 
     def action_name(self, action: int) -> str:
         return "pass" if action == PASS else f"{FILES[action % 8]}{action // 8 + 1}"
+
+    move_help = "a cell a1-h8 or 0-64, pass"
+
+    def read_move(self, text: str, legal) -> int | str:
+        """A cell (``d3``: file, then rank, OpenSpiel's labels), an action number 0-64 or
+        ``pass`` -> its action, or what is wrong (not a move, not legal here, a pass with a move)."""
+        hint = "type a cell a1-h8 (file, then rank), an action number 0-64, or pass"
+        if not text:
+            return f"{hint} (or q to quit)"
+        a = self.parse_action(text)
+        if a is None:
+            return f"{shown_input(text)!r} is not a move: {hint}"
+        if legal[a]:
+            return a
+        names = " ".join(self.action_name(b) for b, ok in enumerate(legal) if ok)
+        if a == PASS:
+            return f"you cannot pass while you have a move: choose one of {names}"
+        if legal[PASS]:
+            return f"{self.action_name(a)} is not a legal move: you have none, type pass"
+        return f"{self.action_name(a)} is not a legal move: choose one of {names}"
 
     def with_seed(self, seed: int | None) -> "Othello":
         return Othello(self.device, self.backend, seed, self._compile, self.obs_dtype)
