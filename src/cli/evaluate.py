@@ -151,8 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.games} games per opponent (half with {player.kind} first{opening}):")
         for i, spec in enumerate(opponents):
             r = play_games(player.agent, evaluator.make_opponent(spec, i), game, device, args.games,
-                           seed=child_seed(args.seed, "eval.games", i), opening_plies=args.opening_plies)
-            print(f"  {str(spec):<20} score {r['score']:.4f}  win {r['win']:.4f}  draw {r['draw']:.4f}  loss {r['loss']:.4f}")
+                           seed=child_seed(args.seed, "eval.games", i), opening_plies=args.opening_plies,
+                           seats=True)
+            print(f"  {str(spec):<20} score {r['score']:.4f}  win {r['win']:.4f}  draw {r['draw']:.4f}  loss {r['loss']:.4f}"
+                  + "".join(f"  {seat} {r[seat]['score']:.4f}" for seat in ("first", "second") if seat in r))
     return 0
 
 

@@ -97,7 +97,7 @@ class AgentOpponent:
 
 
 def play_games(agent, opponent, geometry, device, games: int, deterministic: bool = True,
-               seed: int | None = None, opening_plies: int = 0) -> dict:
+               seed: int | None = None, opening_plies: int = 0, seats: bool = False) -> dict:
     """Play ``games`` games of ``agent`` against ``opponent`` (``act(cur, mask)``), the agent
     first in half of them (the extra one, if odd, with the agent first), each exactly once,
     in a fresh env so no training state or RNG stream is touched.
@@ -107,14 +107,20 @@ def play_games(agent, opponent, geometry, device, games: int, deterministic: boo
     means the first move after the opening. Two deterministic players need this to play more
     than two distinct games.
 
-    Returns ``{"games", "win", "draw", "loss", "score"}`` with rates (score = win + draw / 2).
+    Returns ``{"games", "win", "draw", "loss", "score"}`` with rates (score = win + draw / 2);
+    with ``seats`` also ``"first"`` and ``"second"``: the same rates of the agent's games in each
+    seat (a seat without games is left out).
     """
     counts = {"win": 0, "draw": 0, "loss": 0}
-    for r in play_seats(agent, opponent, geometry, device, (games + 1) // 2, games // 2, deterministic,
-                        seed, opening_plies).values():
+    by_seat = play_seats(agent, opponent, geometry, device, (games + 1) // 2, games // 2, deterministic,
+                         seed, opening_plies)
+    for r in by_seat.values():
         for k in counts:
             counts[k] += r["counts"][k]
-    return _rates(counts)
+    out = _rates(counts)
+    if seats:
+        out.update({seat: _rates(r["counts"]) for seat, r in by_seat.items()})
+    return out
 
 
 def _rates(counts: dict) -> dict:

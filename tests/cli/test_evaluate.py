@@ -141,3 +141,16 @@ def test_bad_measure_arguments_are_one_line_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as e:
         main(argv)
     assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_each_opponent_line_gives_the_score_per_seat(capsys):
+    """The line of each opponent ends with the agent's score seated first and seated second;
+    with as many games in each seat, their mean is the overall score."""
+    from src.cli.evaluate import main
+
+    assert main(["heuristic", "--opponents", "random", "search:2", "--games", "16"]) == 0
+    out = capsys.readouterr().out
+    lines = re.findall(r"(random|search:2)\s+score ([\d.]+) .* first ([\d.]+)  second ([\d.]+)$", out, re.M)
+    assert [name for name, *_ in lines] == ["random", "search:2"], out
+    for _, score, first, second in lines:
+        assert abs((float(first) + float(second)) / 2 - float(score)) < 1e-3
