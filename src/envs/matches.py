@@ -45,7 +45,6 @@ class Matches:
         self.num_envs, self.opponent_spec, self.start_policy = num_envs, opponent, start_policy
         self.game_id, self.game_params = game, dict(game_params or {})
         self._device, self._backend = device, backend
-        make_opponent(opponent)  # a bad spec fails here, with the opponent module's message
         self._build(seed)
 
     def _build(self, seed: int | None) -> None:
