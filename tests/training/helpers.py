@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -169,3 +170,26 @@ def crash_dqn_update(monkeypatch, at_update: int = 20):
 
     monkeypatch.setattr(DQNAgent, "update", crashing)
     return update
+
+
+def status_of(run_dir: Path) -> dict:
+    """A run directory's status.json."""
+    return json.loads((Path(run_dir) / "status.json").read_text())
+
+
+def final_state(run_dir: Path) -> dict:
+    """The training state a run directory holds at its status's step."""
+    from src.runs.rundir import RunDir
+    from src.training.state import read_state
+
+    return read_state(RunDir(Path(run_dir)).state_path(status_of(run_dir)["step"]))
+
+
+def comparable(state: dict) -> dict:
+    """The state minus what depends on wall-clock time: ``report`` (loss window, start time)
+    and the evaluator's timings."""
+    out = {k: v for k, v in state.items() if k != "report"}
+    if out["evaluator"] is not None and out["evaluator"]["latest"] is not None:
+        latest = out["evaluator"]["latest"]
+        out["evaluator"] = dict(out["evaluator"], latest={"step": latest["step"], "results": latest["results"]})
+    return out

@@ -24,7 +24,8 @@ from src.runs.rundir import RunDir, utc_now_iso
 from src.training import trainer as trainer_module
 from src.training.run import run
 from src.training.state import STATE_VERSION, read_state
-from tests.training.helpers import assert_identical, crash_dqn_update, spawn_train_cli, tiny_config, wait_until, write_config
+from tests.training.helpers import (assert_identical, comparable, crash_dqn_update, final_state, spawn_train_cli,
+                                    status_of, tiny_config, wait_until, write_config)
 
 PLAIN = tiny_config(
     agent={"params": {"n_step": 3, "epsilon_decay": 0.995, "learning_rate": 3e-3}},
@@ -73,24 +74,6 @@ def at_status(monkeypatch):
         monkeypatch.setattr(RunDir, "write_status", write_status)
 
     return arm
-
-
-def status_of(run_dir: Path) -> dict:
-    return json.loads((run_dir / "status.json").read_text())
-
-
-def final_state(run_dir: Path) -> dict:
-    return read_state(RunDir(run_dir).state_path(status_of(run_dir)["step"]))
-
-
-def comparable(state: dict) -> dict:
-    """The state minus what depends on wall-clock time: ``report`` (loss window, start time)
-    and the evaluator's timings."""
-    out = {k: v for k, v in state.items() if k != "report"}
-    if out["evaluator"] is not None and out["evaluator"]["latest"] is not None:
-        latest = out["evaluator"]["latest"]
-        out["evaluator"] = dict(out["evaluator"], latest={"step": latest["step"], "results": latest["results"]})
-    return out
 
 
 def assert_same_run(resumed: Path, reference: Path) -> None:
