@@ -28,7 +28,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
-from numba import config, cuda, float32, float64, int64, typeof
+from numba import boolean, config, cuda, float32, float64, int64, typeof
 
 from kernels import mcts_numba as kmn
 from kernels import mcts_torch as kmt
@@ -81,20 +81,20 @@ def kernels_for(rules) -> SimpleNamespace:
     backup_one = kmn.backup_step(device_function, softmax_step(rules))
 
     @cuda.jit
-    def select(k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value, path_node,
-               path_action, depth, leaf_node, needs_net, leaf_words):
+    def select(k, c_puct, fpu, words, children, prior, visits, wsum, solved, node_value, plies, num_legal,
+               path_node, path_action, depth, leaf_node, needs_net, leaf_words):
         i = cuda.grid(1)
         if i < words.shape[0]:
-            select_one(i, k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value, path_node,
-                       path_action, depth, leaf_node, needs_net, leaf_words)
+            select_one(i, k, c_puct, fpu, words, children, prior, visits, wsum, solved, node_value, plies,
+                       num_legal, path_node, path_action, depth, leaf_node, needs_net, leaf_words)
 
     @cuda.jit
-    def backup(logits, value, words, prior, visits, wsum, node_value, path_node, path_action, depth, leaf_node,
-               needs_net):
+    def backup(solver, logits, value, words, children, prior, visits, wsum, solved, node_value, plies, num_legal,
+               path_node, path_action, depth, leaf_node, needs_net):
         i = cuda.grid(1)
         if i < depth.shape[0]:
-            backup_one(i, logits, value, words, prior, visits, wsum, node_value, path_node, path_action, depth,
-                       leaf_node, needs_net)
+            backup_one(i, solver, logits, value, words, children, prior, visits, wsum, solved, node_value, plies,
+                       num_legal, path_node, path_action, depth, leaf_node, needs_net)
 
     return SimpleNamespace(select=select, backup=backup)
 
@@ -118,15 +118,16 @@ def _launch(kernel, n: int, *args) -> None:
 
 
 # the tree arrays the kernels take after their leading arguments, in order
-_TREE = ("words", "children", "prior", "visits", "wsum", "terminal", "node_value", "path_node", "path_action",
-         "depth", "leaf_node", "needs_net", "leaf_words")
-_BACKUP = ("words", "prior", "visits", "wsum", "node_value", "path_node", "path_action", "depth", "leaf_node",
-           "needs_net")
+_TREE = ("words", "children", "prior", "visits", "wsum", "solved", "node_value", "plies", "num_legal", "path_node",
+         "path_action", "depth", "leaf_node", "needs_net", "leaf_words")
+_BACKUP = ("words", "children", "prior", "visits", "wsum", "solved", "node_value", "plies", "num_legal", "path_node",
+           "path_action", "depth", "leaf_node", "needs_net")
 
 
 def _tree_tensors(n: int, simulations: int, rules, root_words: torch.Tensor) -> SimpleNamespace:
     """``kernels.mcts_torch.init_tree``'s tensors, but ``leaf_words`` int64 [W, n] word by word
-    (as ``kernels.mcts_numba.init_tree``'s)."""
+    (as ``kernels.mcts_numba.init_tree``'s); the root's ``num_legal`` is the select kernel's to
+    set (at simulation 0)."""
     t = kmt.init_tree(n, simulations, rules, root_words)
     t.leaf_words = torch.zeros((rules.num_words, n), dtype=torch.int64, device=root_words.device)
     return t
@@ -157,13 +158,15 @@ def select_leaves(tree: SimpleNamespace, k: int, rules, c_puct: float, fpu: floa
             *(getattr(a, name) for name in _TREE))
 
 
-def expand_and_backup(tree: SimpleNamespace, k: int, rules, logits: torch.Tensor, value: torch.Tensor) -> None:
+def expand_and_backup(tree: SimpleNamespace, k: int, rules, logits: torch.Tensor, value: torch.Tensor,
+                      solver: bool = True) -> None:
     """Simulation ``k``, one launch: expand the new non-terminal leaves with the softmax of
     ``logits`` (float32 or float64 [n, A], the network's raw outputs on ``tree.leaf_state``)
     over their legal actions and back up ``value`` (float32 or float64 [n]) there, or the
-    terminal leaves' exact values, along each game's path (negamax)."""
+    solved leaves' exact values, along each game's path (negamax), proving nodes on the way when
+    ``solver`` (MCTS-Solver)."""
     a = tree.kernel
-    _launch(kernels_for(rules).backup, a.depth.shape[0], kernel_array(logits), kernel_array(value),
+    _launch(kernels_for(rules).backup, a.depth.shape[0], bool(solver), kernel_array(logits), kernel_array(value),
             *(getattr(a, name) for name in _BACKUP))
 
 
@@ -174,7 +177,7 @@ def ptx(rules, cc: tuple[int, int] = (9, 0)) -> dict[str, str]:
     t = _tree_tensors(2, 1, rules, torch.zeros((2, rules.num_words), dtype=torch.int64))
     types_of = {name: typeof(getattr(t, name).numpy()) for name in _TREE}
     select_sig = (int64, float64, float64) + tuple(types_of[name] for name in _TREE)
-    backup_sig = (float32[:, ::1], float32[::1]) + tuple(types_of[name] for name in _BACKUP)
+    backup_sig = (boolean, float32[:, ::1], float32[::1]) + tuple(types_of[name] for name in _BACKUP)
     kernels = kernels_for(rules)
     return {name: cuda.compile_ptx(getattr(kernels, name).py_func, sig, cc=cc)[0]
             for name, sig in (("select", select_sig), ("backup", backup_sig))}

@@ -30,8 +30,11 @@ def init_tree(n: int, simulations: int, rules, root_words) -> SimpleNamespace:
     ``root_words`` (int64 [n, W]); the root priors are set by ``set_root``.
 
     words int64 [n, S+1, W] (each node's position); children int32 [n, S+1, A] (-1: no node
-    yet); prior float64, visits int32, wsum float64 [n, S+1, A]; terminal bool, node_value
-    float64 [n, S+1] (a terminal node's exact value for its player to move). Per simulation
+    yet); prior float64, visits int32, wsum float64 [n, S+1, A]; solved bool, node_value
+    float64, plies int32 [n, S+1] (a solved node: the game ended there, or the solver proved
+    its value; its exact value for its player to move, and the plies to the game's end along
+    the proof: 0 for a finished game), num_legal int32 [n, S+1] (legal actions, set when the
+    node is created; the root's at simulation 0). Per simulation
     scratch: path_node, path_action int64 [n, D] (D = the deepest descent possible), depth
     int64 [n] (edges on the path, 0 when the game is not searched), leaf_node int64 [n],
     needs_net bool [n], leaf_words int64 [W, n] (word by word: each word of the n leaves contiguous).
@@ -42,7 +45,8 @@ def init_tree(n: int, simulations: int, rules, root_words) -> SimpleNamespace:
         words=np.zeros((n, s1, w), np.int64),
         children=np.full((n, s1, a), -1, np.int32), prior=np.zeros((n, s1, a), np.float64),
         visits=np.zeros((n, s1, a), np.int32), wsum=np.zeros((n, s1, a), np.float64),
-        terminal=np.zeros((n, s1), np.bool_), node_value=np.zeros((n, s1), np.float64),
+        solved=np.zeros((n, s1), np.bool_), node_value=np.zeros((n, s1), np.float64),
+        plies=np.zeros((n, s1), np.int32), num_legal=np.zeros((n, s1), np.int32),
         path_node=np.zeros((n, d), np.int64), path_action=np.zeros((n, d), np.int64),
         depth=np.zeros(n, np.int64), leaf_node=np.zeros(n, np.int64), needs_net=np.zeros(n, np.bool_),
         leaf_words=np.zeros((w, n), np.int64),
@@ -100,11 +104,12 @@ def tree_steps(jit, rules) -> SimpleNamespace:
     num_actions, num_words = rules.num_actions, rules.num_words
 
     @jit
-    def best_action(prior, visits, wsum, words, i, node, c_puct, fpu):
+    def best_action(prior, visits, wsum, words, children, solved, node_value, i, node, c_puct, fpu):
         """PUCT argmax over the legal actions of one node, lowest index on ties (-1: none legal).
 
         Same operations in the same order as ``kernels.mcts_torch.select_leaves``:
-        ``q + c_puct * p * sqrt(1 + sum N) / (1 + N)`` in float64."""
+        ``q + c_puct * p * sqrt(1 + sum N) / (1 + N)`` in float64, where ``q`` of an action into
+        a solved child is its exact value (``-node_value`` of the child), else ``W / N``."""
         nsum = np.int64(0)
         for a in range(num_actions):
             nsum += visits[i, node, a]
@@ -115,21 +120,26 @@ def tree_steps(jit, rules) -> SimpleNamespace:
             if not is_legal(words, i, node, a):
                 continue
             n = visits[i, node, a]
-            q = wsum[i, node, a] / n if n > 0 else fpu
+            child = children[i, node, a]
+            if child >= 0 and solved[i, child]:
+                q = np.float64(0.0) - node_value[i, child]
+            else:
+                q = wsum[i, node, a] / n if n > 0 else fpu
             score = q + c_puct * prior[i, node, a] * root_term / np.float64(1 + n)
             if best < 0 or score > best_score:
                 best, best_score = a, score
         return best
 
     @jit
-    def any_legal(words, i, node):
+    def count_legal(words, i, node):
+        n = np.int32(0)
         for a in range(num_actions):
             if is_legal(words, i, node, a):
-                return True
-        return False
+                n += 1
+        return n
 
     @jit
-    def select_one(i, k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
+    def select_one(i, k, c_puct, fpu, words, children, prior, visits, wsum, solved, node_value, plies, num_legal,
                    path_node, path_action, depth, leaf_node, needs_net, leaf_words):
         new = k + 1
         depth[i] = 0
@@ -137,26 +147,30 @@ def tree_steps(jit, rules) -> SimpleNamespace:
         needs_net[i] = False
         for j in range(num_words):
             leaf_words[j, i] = words[i, 0, j]
-        if not any_legal(words, i, 0):
+        if k == 0:
+            num_legal[i, 0] = count_legal(words, i, 0)
+        if num_legal[i, 0] == 0:
             return  # a root with no legal move is not searched
         node = np.int64(0)
         d = 0
         while True:
-            a = best_action(prior, visits, wsum, words, i, node, c_puct, fpu)
+            a = best_action(prior, visits, wsum, words, children, solved, node_value, i, node, c_puct, fpu)
             path_node[i, d] = node
             path_action[i, d] = a
             d += 1
             child = np.int64(children[i, node, a])
             if child < 0:  # the leaf is a new node: create it; the network expands it later
                 r, done = play(words, i, node, new, np.int64(a))
-                terminal[i, new] = done
+                solved[i, new] = done
                 # a finished position's value for its side to move is -reward (of the move into it)
                 node_value[i, new] = np.float64(0.0) - np.float64(r) if done else 0.0
+                plies[i, new] = 0
+                num_legal[i, new] = 0 if done else count_legal(words, i, new)
                 children[i, node, a] = new
                 leaf_node[i] = new
                 needs_net[i] = not done
                 break
-            if terminal[i, child]:
+            if solved[i, child]:  # finished, or proven: its exact value is backed up
                 leaf_node[i] = child
                 break
             node = child
@@ -173,14 +187,52 @@ def backup_step(jit, expand):
     ``prior[i, leaf, :]`` from ``net_out[i]`` (here the priors themselves, ``copy_prior``; on
     CUDA the network's logits, softmaxed over the leaf's legal actions).
 
-    Returns ``backup_one(i, net_out, net_value, words, prior, visits, wsum, node_value,
-    path_node, path_action, depth, leaf_node, needs_net)``: expand game ``i``'s leaf if it needed
-    the network (``net_value`` float [n]: its value) and back the leaf's value up its path
-    (negamax: the edge into a child of value v gets N += 1, W += -v, in float64)."""
+    Returns ``backup_one(i, solver, net_out, net_value, words, children, prior, visits, wsum,
+    solved, node_value, plies, num_legal, path_node, path_action, depth, leaf_node,
+    needs_net)``: expand game ``i``'s leaf if it needed the network (``net_value`` float [n]: its
+    value) and back the leaf's value up its path (negamax: the edge into a child of value v gets
+    N += 1, W += -v, in float64). With ``solver`` (MCTS-Solver, ``docs/mcts.md``), while the
+    child of an edge is solved its parent is tried for a proof (``prove``), and a parent proven
+    passes its exact value on instead of ``-v``."""
 
     @jit
-    def backup_one(i, net_out, net_value, words, prior, visits, wsum, node_value, path_node, path_action,
-                   depth, leaf_node, needs_net):
+    def prove(i, s, children, solved, node_value, plies, num_legal):
+        """Prove node ``s`` of game ``i`` from its solved children, if they suffice: won (+1) when
+        one of its moves leads to a child lost for the child's mover, else, once every legal
+        move's child is solved, the best of their values for ``s``'s mover (0: drawn, -1: lost).
+        ``plies`` along the proof: 1 + the fewest of a winning child's, else 1 + the most among
+        the best children's (a lost side holds out longest). True when ``s`` is solved now."""
+        win_plies = np.int32(-1)
+        best = np.float64(-2.0)
+        best_plies = np.int32(0)
+        count = 0
+        for a in range(children.shape[2]):
+            c = children[i, s, a]
+            if c < 0 or not solved[i, c]:
+                continue
+            count += 1
+            ev = np.float64(0.0) - node_value[i, c]
+            p = plies[i, c]
+            if ev == 1.0:
+                if win_plies < 0 or p < win_plies:
+                    win_plies = p
+            elif ev > best or (ev == best and p > best_plies):
+                best, best_plies = ev, p
+        if win_plies >= 0:
+            solved[i, s] = True
+            node_value[i, s] = 1.0
+            plies[i, s] = win_plies + 1
+            return True
+        if count > 0 and count == num_legal[i, s]:
+            solved[i, s] = True
+            node_value[i, s] = best
+            plies[i, s] = best_plies + 1
+            return True
+        return False
+
+    @jit
+    def backup_one(i, solver, net_out, net_value, words, children, prior, visits, wsum, solved, node_value, plies,
+                   num_legal, path_node, path_action, depth, leaf_node, needs_net):
         if depth[i] == 0:
             return
         leaf = leaf_node[i]
@@ -189,12 +241,17 @@ def backup_step(jit, expand):
             v = np.float64(net_value[i])
         else:
             v = node_value[i, leaf]
+        proven = solver and solved[i, leaf]  # the child of the edge being backed up is solved
         for d in range(depth[i] - 1, -1, -1):
             s = path_node[i, d]
             a = path_action[i, d]
             visits[i, s, a] += 1
             wsum[i, s, a] += -v
-            v = -v
+            if proven and prove(i, s, children, solved, node_value, plies, num_legal):
+                v = node_value[i, s]
+            else:
+                proven = False
+                v = -v
 
     return backup_one
 
@@ -210,14 +267,14 @@ _backup_one = backup_step(njit(inline="always"), copy_prior)
 _STEPS: dict[int, SimpleNamespace] = {}
 
 
-def tree_select(token, i, k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
-                path_node, path_action, depth, leaf_node, needs_net, leaf_words):
+def tree_select(token, i, k, c_puct, fpu, words, children, prior, visits, wsum, solved, node_value, plies,
+                num_legal, path_node, path_action, depth, leaf_node, needs_net, leaf_words):
     raise NotImplementedError  # numba only (see the overload): the game's ``select_one``
 
 
 @overload(tree_select, inline="always")
-def _ov_select(token, i, k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
-               path_node, path_action, depth, leaf_node, needs_net, leaf_words):
+def _ov_select(token, i, k, c_puct, fpu, words, children, prior, visits, wsum, solved, node_value, plies,
+               num_legal, path_node, path_action, depth, leaf_node, needs_net, leaf_words):
     if not isinstance(token, types.IntegerLiteral):
         return None
     key = token.literal_value
@@ -225,28 +282,28 @@ def _ov_select(token, i, k, c_puct, fpu, words, children, prior, visits, wsum, t
         _STEPS[key] = tree_steps(njit(inline="always"), _RULES[key])
     select_one = _STEPS[key].select_one
 
-    def impl(token, i, k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
-             path_node, path_action, depth, leaf_node, needs_net, leaf_words):
-        select_one(i, k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
-                   path_node, path_action, depth, leaf_node, needs_net, leaf_words)
+    def impl(token, i, k, c_puct, fpu, words, children, prior, visits, wsum, solved, node_value, plies,
+             num_legal, path_node, path_action, depth, leaf_node, needs_net, leaf_words):
+        select_one(i, k, c_puct, fpu, words, children, prior, visits, wsum, solved, node_value, plies,
+                   num_legal, path_node, path_action, depth, leaf_node, needs_net, leaf_words)
     return impl
 
 
 @njit(parallel=True, cache=True)
-def select(token, k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
+def select(token, k, c_puct, fpu, words, children, prior, visits, wsum, solved, node_value, plies, num_legal,
            path_node, path_action, depth, leaf_node, needs_net, leaf_words):
     literally(token)
     for i in prange(words.shape[0]):
-        tree_select(token, i, k, c_puct, fpu, words, children, prior, visits, wsum, terminal, node_value,
-                    path_node, path_action, depth, leaf_node, needs_net, leaf_words)
+        tree_select(token, i, k, c_puct, fpu, words, children, prior, visits, wsum, solved, node_value, plies,
+                    num_legal, path_node, path_action, depth, leaf_node, needs_net, leaf_words)
 
 
 @njit(parallel=True, cache=True)
-def backup(leaf_prior, leaf_value, words, prior, visits, wsum, node_value, path_node, path_action, depth,
-           leaf_node, needs_net):
+def backup(solver, leaf_prior, leaf_value, words, children, prior, visits, wsum, solved, node_value, plies,
+           num_legal, path_node, path_action, depth, leaf_node, needs_net):
     for i in prange(depth.shape[0]):
-        _backup_one(i, leaf_prior, leaf_value, words, prior, visits, wsum, node_value, path_node, path_action,
-                    depth, leaf_node, needs_net)
+        _backup_one(i, solver, leaf_prior, leaf_value, words, children, prior, visits, wsum, solved, node_value,
+                    plies, num_legal, path_node, path_action, depth, leaf_node, needs_net)
 
 
 _ENTRY: dict = {}
@@ -271,18 +328,20 @@ def _run(kernel, token: int, *args) -> None:
 def select_leaves(tree: SimpleNamespace, k: int, rules, c_puct: float, fpu: float):
     """Simulation ``k``: descend every tree by PUCT to its leaf, creating the leaf's node in slot
     ``k + 1`` when it is new. Returns ``(leaf_words, needs_net)``: int64 [n, W] positions and
-    bool [n], true where the leaf is new and not terminal (the network must evaluate it)."""
+    bool [n], true where the leaf is new and not solved (the network must evaluate it)."""
     t = tree
     _run(select, token_of(rules), np.int64(k), np.float64(c_puct), np.float64(fpu), t.words, t.children,
-         t.prior, t.visits, t.wsum, t.terminal, t.node_value, t.path_node, t.path_action,
+         t.prior, t.visits, t.wsum, t.solved, t.node_value, t.plies, t.num_legal, t.path_node, t.path_action,
          t.depth, t.leaf_node, t.needs_net, t.leaf_words)
     return t.leaf_words.T, t.needs_net
 
 
-def expand_and_backup(tree: SimpleNamespace, k: int, rules, leaf_prior, leaf_value) -> None:
+def expand_and_backup(tree: SimpleNamespace, k: int, rules, leaf_prior, leaf_value, solver: bool = True) -> None:
     """Simulation ``k``: expand the leaves that needed the network with ``leaf_prior`` float64
-    [n, A] and back up ``leaf_value`` (float [n], used where ``needs_net``) or the terminal
-    leaves' exact values along each game's path (negamax)."""
+    [n, A] and back up ``leaf_value`` (float [n], used where ``needs_net``) or the solved
+    leaves' exact values along each game's path (negamax), proving nodes on the way when
+    ``solver``."""
     t = tree
-    backup(np.ascontiguousarray(leaf_prior, np.float64), np.ascontiguousarray(leaf_value, np.float64), t.words,
-           t.prior, t.visits, t.wsum, t.node_value, t.path_node, t.path_action, t.depth, t.leaf_node, t.needs_net)
+    backup(bool(solver), np.ascontiguousarray(leaf_prior, np.float64), np.ascontiguousarray(leaf_value, np.float64),
+           t.words, t.children, t.prior, t.visits, t.wsum, t.solved, t.node_value, t.plies, t.num_legal,
+           t.path_node, t.path_action, t.depth, t.leaf_node, t.needs_net)

@@ -32,7 +32,8 @@ def init_tree(n: int, simulations: int, game, root_words: torch.Tensor) -> Simpl
         words=z((n, s1, w), torch.int64),
         children=torch.full((n, s1, a), -1, dtype=torch.int32, device=dev), prior=z((n, s1, a), torch.float64),
         visits=z((n, s1, a), torch.int32), wsum=z((n, s1, a), torch.float64),
-        terminal=z((n, s1), torch.bool), node_value=z((n, s1), torch.float64),
+        solved=z((n, s1), torch.bool), node_value=z((n, s1), torch.float64),
+        plies=z((n, s1), torch.int32), num_legal=z((n, s1), torch.int32),
         path_node=z((n, d), torch.int64), path_action=z((n, d), torch.int64),
         depth=z(n, torch.int64), leaf_node=z(n, torch.int64), needs_net=z(n, torch.bool),
         leaf_words=z((n, w), torch.int64),
@@ -54,20 +55,25 @@ def select_leaves(tree: SimpleNamespace, k: int, game, c_puct: float, fpu: float
     games = t.games
     state_of = lambda w: game.State(*w.unbind(1))  # noqa: E731  int64 [n, W] -> the game's State
     node = torch.zeros_like(t.depth)
-    going = game.legal_mask(state_of(t.words[:, 0])).any(dim=1)  # a root with no legal move is not searched
+    if k == 0:
+        t.num_legal[:, 0] = game.legal_mask(state_of(t.words[:, 0])).sum(dim=1, dtype=torch.int32)
+    going = t.num_legal[:, 0] > 0  # a root with no legal move is not searched
     depth = torch.zeros_like(t.depth)
     for d in range(min(k + 1, game.max_plies)):
         legal = game.legal_mask(state_of(t.words[games, node]))
         p, n, w = t.prior[games, node], t.visits[games, node], t.wsum[games, node]
+        kids = t.children[games, node].long()  # [n, A]
+        at = kids.clamp(min=0)
+        exact = (kids >= 0) & t.solved[games.unsqueeze(1), at]
         nf = n.to(torch.float64)
-        q = torch.where(n > 0, w / nf, fpu)
+        q = torch.where(exact, 0.0 - t.node_value[games.unsqueeze(1), at], torch.where(n > 0, w / nf, fpu))
         root_term = torch.sqrt((1 + n.sum(dim=1, dtype=torch.int64)).to(torch.float64)).unsqueeze(1)
         score = q + c_puct * p * root_term / (1 + nf)
         a = torch.where(legal, score, -math.inf).argmax(dim=1)  # first maximum: lowest index on ties
         t.path_node[:, d] = node  # games already stopped write past their path's end: ignored
         t.path_action[:, d] = a
-        c = t.children[games, node, a].long()
-        stop = (c < 0) | t.terminal[games, c.clamp(min=0)]
+        c = kids.gather(1, a.unsqueeze(1)).squeeze(1)
+        stop = (c < 0) | t.solved[games, c.clamp(min=0)]
         depth += going.long()
         going = going & ~stop
         node = torch.where(going, c, node)
@@ -81,9 +87,10 @@ def select_leaves(tree: SimpleNamespace, k: int, game, c_puct: float, fpu: float
     new = k + 1
     nxt, reward, done, _ = game.play(state_of(t.words[games, parent]), action, None)
     t.words[:, new, :] = torch.stack(tuple(nxt), dim=1)
-    t.terminal[:, new] = new_leaf & done
+    t.solved[:, new] = new_leaf & done
     # a finished position's value for its side to move is -reward (of the move into it)
     t.node_value[:, new] = torch.where(done, 0.0 - reward.to(torch.float64), 0.0)
+    t.num_legal[:, new] = torch.where(done, 0, game.legal_mask(nxt).sum(dim=1, dtype=torch.int32))
     old = t.children[games, parent, action]
     t.children[games, parent, action] = torch.where(new_leaf, new, old.long()).to(torch.int32)
     leaf = torch.where(new_leaf, new, torch.where(searched, child, -1))
@@ -96,7 +103,7 @@ def select_leaves(tree: SimpleNamespace, k: int, game, c_puct: float, fpu: float
 
 
 def expand_and_backup(tree: SimpleNamespace, k: int, game, leaf_prior: torch.Tensor,
-                      leaf_value: torch.Tensor) -> None:
+                      leaf_value: torch.Tensor, solver: bool = True) -> None:
     """See ``kernels.mcts_numba.expand_and_backup``."""
     t = tree
     games = t.games
@@ -104,6 +111,9 @@ def expand_and_backup(tree: SimpleNamespace, k: int, game, leaf_prior: torch.Ten
     t.prior[:, new, :] = leaf_prior.to(torch.float64)  # read only where slot k + 1 is an expanded node
     at = t.leaf_node.clamp(min=0)
     v = torch.where(t.needs_net, leaf_value.to(torch.float64), t.node_value[games, at])
+    if solver:
+        _backup_proving(t, v, min(k + 1, game.max_plies))
+        return
     # edge d of a path of L edges leads to a child of value v * (-1) ** (L - 1 - d), so it gets
     # W += v * (-1) ** (L - d); edges past the path's end get 0. A path never repeats a node, so
     # no live index occurs twice and the sums do not depend on the order of the atomic adds.
@@ -115,6 +125,45 @@ def expand_and_backup(tree: SimpleNamespace, k: int, game, leaf_prior: torch.Ten
     flat = flat.view(-1)
     t.wsum.view(-1).scatter_add_(0, flat, torch.where(live, v.unsqueeze(1) * sign, 0.0).view(-1))
     t.visits.view(-1).scatter_add_(0, flat, live.to(torch.int32).view(-1))
+
+
+def _backup_proving(t: SimpleNamespace, v: torch.Tensor, levels: int) -> None:
+    """The backup with MCTS-Solver (``kernels.mcts_numba.backup_step``): edge by edge from the
+    leaf up, the deepest path having at most ``levels`` edges; while an edge's child is solved,
+    its parent is tried for a proof, and a parent proven passes its exact value up."""
+    games = t.games
+    g1 = games.unsqueeze(1)
+    up = v  # the value of the current edge's child for its mover
+    proven = t.solved[games, t.leaf_node.clamp(min=0)] & (t.depth > 0)
+    for d in range(levels - 1, -1, -1):
+        live = d < t.depth
+        s, a = t.path_node[:, d], t.path_action[:, d]
+        t.visits[games, s, a] += live.to(torch.int32)
+        t.wsum[games, s, a] += torch.where(live, -up, 0.0)
+        # levels below a game's path (d >= its depth) are not its own: its flag waits for its leaf's edge
+        trying = proven & live
+        kids = t.children[games, s].long()
+        at = kids.clamp(min=0)
+        done = (kids >= 0) & t.solved[g1, at]
+        ev = 0.0 - t.node_value[g1, at]
+        pl = t.plies[g1, at]
+        wins = done & (ev == 1.0)
+        big = torch.iinfo(torch.int32).max
+        win_plies = torch.where(wins, pl, big).amin(dim=1)
+        rest = done & ~wins
+        best = torch.where(rest, ev, -2.0).amax(dim=1)
+        best_plies = torch.where(rest & (ev == best.unsqueeze(1)), pl, 0).amax(dim=1)
+        count = done.sum(dim=1, dtype=torch.int32)
+        won = wins.any(dim=1)
+        settled = won | ((count > 0) & (count == t.num_legal[games, s]))
+        newly = trying & settled
+        value = torch.where(won, 1.0, best)
+        plies = torch.where(won, win_plies, best_plies) + 1
+        t.solved[games, s] = t.solved[games, s] | newly
+        t.node_value[games, s] = torch.where(newly, value, t.node_value[games, s])
+        t.plies[games, s] = torch.where(newly, plies, t.plies[games, s]).to(torch.int32)
+        up = torch.where(live, torch.where(newly, value, -up), up)
+        proven = torch.where(live, newly, proven)
 
 
 def priors(logits: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:

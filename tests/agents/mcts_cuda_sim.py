@@ -5,8 +5,8 @@ it would change every other test's numba): ``tests/agents/test_mcts_cuda.py`` ru
     NUMBA_ENABLE_CUDASIM=1 python -m tests.agents.mcts_cuda_sim
 
 and reads the JSON object it prints: per case, whether the 'cuda' backend's search equals the
-numba CPU search's exactly (visits, q, value, network value, priors) and what the positions
-covered; and the launch count per simulation.
+numba CPU search's exactly (visits, q, value, network value, priors, and the solver's proofs
+at the root) and what the positions covered; and the launch count per simulation.
 """
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ CASES = {
     "othello": ("othello", {}, 3, 8, 0, False),
     "othello_late": ("othello", {}, 3, 8, 50, False),
     "tictactoe": ("tictactoe", {}, 3, 10, 0, False),
+    # late positions searched long enough for the solver to prove moves and roots
+    "connect4_proofs": ("connect4", {}, 4, 40, 28, False),
+    "othello_proofs": ("othello", {}, 3, 30, 52, False),
 }
 
 
@@ -78,7 +81,9 @@ def compare(game_id: str, params: dict, n: int, simulations: int, min_ply: int, 
                                                                 generator=gen))
     a, b = results
     return {"equal": {name: bool(torch.equal(getattr(a, name), getattr(b, name)))
-                      for name in ("visits", "q", "value", "network_value", "prior")},
+                      for name in ("visits", "q", "value", "network_value", "prior", "solved", "exact", "plies",
+                                   "root_solved")},
+            "proven": int(a.solved.sum()),
             "movers": sorted(set(game.to_move(state).tolist())), "ends_in_one": ends_in_one(game, state),
             "visited": int(a.visits.sum())}
 

@@ -51,6 +51,10 @@ class Node:
         self.N = [0] * cols
         self.W = [0.0] * cols
         self.children: dict[int, Node] = {}
+        # MCTS-Solver: the exact value for the player to move here once known (a finished game's
+        # at once), and the plies from here to the game's end along the proof
+        self.proven: float | None = self.terminal_value() if self.terminal else None
+        self.proof_plies = 0
 
     def legal_columns(self) -> list[int]:
         """Columns whose top cell is empty, in increasing order."""
@@ -91,15 +95,39 @@ class Node:
 
     def select(self, c_puct: float, fpu: float) -> int:
         """argmax over legal a of Q(a) + c_puct * P(a) * sqrt(1 + sum_b N(b)) / (1 + N(a));
-        Q = W/N when visited, fpu otherwise; ties go to the lowest column index."""
+        Q = W/N when visited, fpu otherwise, and the exact value of a proven child (for the
+        player to move here: minus the child's); ties go to the lowest column index."""
         total_visits = sum(self.N)
         best_col, best_score = None, None
         for a in self.legal_columns():  # increasing column order
-            q = self.W[a] / self.N[a] if self.N[a] > 0 else fpu
+            kid = self.children.get(a)
+            if kid is not None and kid.proven is not None:
+                q = 0.0 - kid.proven
+            else:
+                q = self.W[a] / self.N[a] if self.N[a] > 0 else fpu
             score = q + c_puct * self.P[a] * math.sqrt(1 + total_visits) / (1 + self.N[a])
             if best_score is None or score > best_score:  # strict: an equal score keeps the lower column
                 best_col, best_score = a, score
         return best_col
+
+    def try_to_prove(self) -> bool:
+        """MCTS-Solver: this node is won if some move leads to a child proven lost (for the
+        child's player to move), and, once every legal move's child is proven, worth the best of
+        the moves' exact values. The proof's length: a win takes its shortest proven line, a
+        draw or loss the longest of its best moves (the losing side holds out longest).
+        Returns whether the node is proven now."""
+        outcome = {a: 0.0 - kid.proven for a, kid in self.children.items() if kid.proven is not None}
+        winning = [a for a, v in outcome.items() if v == 1.0]
+        if winning:
+            self.proven = 1.0
+            self.proof_plies = 1 + min(self.children[a].proof_plies for a in winning)
+            return True
+        if outcome and set(outcome) == set(self.legal_columns()):
+            best = max(outcome.values())
+            self.proven = best
+            self.proof_plies = 1 + max(self.children[a].proof_plies for a, v in outcome.items() if v == best)
+            return True
+        return False
 
 
 def _call_network(evaluate, node: Node) -> tuple[list[float], float]:
@@ -121,6 +149,7 @@ def reference_search(
     fpu: float = 0.0,
     root_noise=None,
     eps: float = 0.25,
+    solver: bool = False,
 ) -> dict:
     """PUCT search of one position, exactly as ``docs/mcts.md`` defines it.
 
@@ -129,7 +158,14 @@ def reference_search(
     drawn Dirichlet sample over the legal columns (0 elsewhere), mixed into the root priors as
     ``(1 - eps) * P + eps * noise``.
 
-    Returns ``{"visits": list[int], "q": list[float], "value": float, "network_value": float}``.
+    ``solver``: MCTS-Solver as ``docs/mcts.md`` defines it (proven children's exact values in
+    Q, descents stop at proven nodes, proofs backed up).
+
+    Returns ``{"visits": list[int], "q": list[float], "value": float, "network_value": float}``,
+    with ``solver`` also ``"proven"`` (per column: the proven outcome of playing it for the
+    side to move, None where unproven), ``"plies"`` (per column: plies to the end along the
+    proof, the move included; 0 where unproven) and ``"root_proven"`` (the root's exact value
+    or None; ``value`` is then that value).
     """
     if simulations < 0:
         raise ValueError(f"simulations must be >= 0, got {simulations}")
@@ -172,29 +208,44 @@ def reference_search(
             a = node.select(c_puct, fpu)
             path.append((node, a))
             child = node.child(a)
-            if child.terminal or not child.expanded:
+            if child.terminal or not child.expanded or child.proven is not None:
                 leaf = child
                 break
             node = child
 
         # evaluate the leaf, for the player to move at the leaf
-        if leaf.terminal:
-            v = leaf.terminal_value()  # no network call
+        if leaf.proven is not None:
+            v = leaf.proven  # a finished game, or a proven node: no network call
         else:
             leaf_logits, v = _call_network(evaluate, leaf)
             leaf.expand(leaf_logits)
 
         # back up: the edge into a child whose value (child's mover's view) is v gets
-        # N += 1, W += -v, and -v is passed up
+        # N += 1, W += -v, and -v is passed up; with the solver, while the child is proven the
+        # parent may be proven too, and then passes its exact value up instead
+        chain = solver and leaf.proven is not None
         for parent, a in reversed(path):
             parent.N[a] += 1
             parent.W[a] += -v
-            v = -v
+            if chain and parent.try_to_prove():
+                v = parent.proven
+            else:
+                chain = False
+                v = -v
 
     visits = list(root.N)
     q = [root.W[a] / root.N[a] if root.N[a] > 0 else 0.0 for a in range(cols)]
     value = sum(root.W) / simulations if simulations > 0 else 0.0
-    return {"visits": visits, "q": q, "value": value, "network_value": network_value}
+    out = {"visits": visits, "q": q, "value": value, "network_value": network_value}
+    if solver:
+        kids = [root.children.get(a) for a in range(cols)]
+        out["proven"] = [None if k is None or k.proven is None else 0.0 - k.proven for k in kids]
+        out["plies"] = [0 if k is None or k.proven is None else 1 + k.proof_plies for k in kids]
+        out["root_proven"] = root.proven
+        out["prior"] = list(root.P)
+        if root.proven is not None:
+            out["value"] = root.proven
+    return out
 
 
 def reference_act(visits) -> int:
@@ -204,3 +255,19 @@ def reference_act(visits) -> int:
         if visits[a] > visits[best]:
             best = a
     return best
+
+
+def reference_solver_act(result: dict, legal: list[int]) -> int:
+    """The move ``docs/mcts.md`` has the solver's root play (deterministic): a proven win by its
+    fewest plies; else the most visited move among those not proven lost; if every legal move
+    is proven lost, the one that loses latest. Ties: the lowest column."""
+    proven, plies, visits = result["proven"], result["plies"], result["visits"]
+    wins = [a for a in legal if proven[a] == 1.0]
+    if wins:
+        return min(wins, key=lambda a: (plies[a], a))
+    safe = [a for a in legal if proven[a] != -1.0]
+    if not safe:
+        return min(legal, key=lambda a: (-plies[a], a))
+    if max(visits[a] for a in safe) == 0:  # the moves left were never searched: their priors decide
+        return min(safe, key=lambda a: (-result["prior"][a], a))
+    return min(safe, key=lambda a: (-visits[a], a))

@@ -192,7 +192,7 @@ def test_agrees_with_a_one_game_search_read_off_the_doc(backend):
                                                       (parse(BLOCK), hashed_net, 60)]
     for board, net, sims in cases:
         c, m = (torch.tensor([w], dtype=torch.int64) for w in encode(board))
-        r = MCTS(G, "cpu", backend).search(c, m, net, sims)
+        r = MCTS(G, "cpu", backend, solver=False).search(c, m, net, sims)  # the plain PUCT search
         n, w = one_game_search(board, net, sims)
         assert r.visits[0].tolist() == n
         assert r.q[0].tolist() == [float(np.float32(wi / ni)) if ni else 0.0 for wi, ni in zip(w, n)]
@@ -310,7 +310,7 @@ def grow_tree(kernels, cur, mask, simulations):
         kernels.expand_and_backup(tree, k, rules, conv(kmt.priors(logits, kt.legal_mask(leaf_mask, G))),
                                   conv(value.to(torch.float64)))
     out = {name: back(getattr(tree, name)) for name in
-           ("words", "children", "prior", "visits", "wsum", "terminal", "node_value")}
+           ("words", "children", "prior", "visits", "wsum", "solved", "node_value", "plies")}
     out["node_cur"], out["node_mask"] = out["words"][..., 0], out["words"][..., 1]
     return out
 
@@ -320,15 +320,15 @@ def test_numba_and_torch_kernels_grow_identical_trees():
     a, b = grow_tree(kmn, cur, mask, 30), grow_tree(kmt, cur, mask, 30)
     for name in ("children", "visits", "wsum"):
         assert torch.equal(a[name], b[name]), name
-    # slots a simulation did not fill (its leaf was an existing terminal node) hold anything
-    used = torch.zeros_like(a["terminal"])
+    # slots a simulation did not fill (its leaf was an existing solved node) hold anything
+    used = torch.zeros_like(a["solved"])
     used[:, 0] = True
     games = torch.arange(24).unsqueeze(1).expand(-1, a["children"].shape[1] * G.cols)
     kids = a["children"].reshape(24, -1).long()
     used[games[kids >= 0], kids[kids >= 0]] = True
-    for name in ("node_cur", "node_mask", "terminal", "node_value"):
+    for name in ("node_cur", "node_mask", "solved", "node_value", "plies"):
         assert torch.equal(a[name][used], b[name][used]), name
-    expanded = used & ~a["terminal"]
+    expanded = used & ~a["solved"]
     assert torch.equal(a["prior"][expanded], b["prior"][expanded])
     assert (a["visits"][:, 0].sum(dim=1) == 30).all()
 
@@ -402,18 +402,20 @@ def test_act_and_policy_target():
     assert set(BatchedMCTS.act(never, 2.0, torch.Generator().manual_seed(1)).tolist()) == {1, 3}
 
 
-def test_torch_search_calls_no_op_that_synchronises_on_cuda():
+@pytest.mark.parametrize("solver", [False, True])
+def test_torch_search_calls_no_op_that_synchronises_on_cuda(solver):
     """The CPU stand-in for CUDA's sync debug mode: record every aten op of a torch search
-    (with noise and sampling) and look for the ones that make the host wait for the device."""
+    (with noise and sampling, with and without the solver's backup) and look for the ones that
+    make the host wait for the device."""
     cur, mask = random_positions(16, seed=9)
-    mcts = MCTS(G, "cpu", "torch")
+    mcts = MCTS(G, "cpu", "torch", solver=solver)
     gen = torch.Generator().manual_seed(0)
     with recorded_ops() as seen:
         r = mcts.search(cur, mask, hashed_net, 12, noise=True, generator=gen)
         BatchedMCTS.act(r, 1.0, gen)
         BatchedMCTS.act(r, 0.0)
         BatchedMCTS.policy_target(r)
-    assert "argmax" in seen and "scatter_add_" in seen  # the recording works
+    assert "argmax" in seen and ("index_put_" if solver else "scatter_add_") in seen  # the recording works
     assert not host_syncs(seen)
 
 

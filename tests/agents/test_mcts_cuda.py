@@ -50,6 +50,7 @@ def test_simulated_cases_cover_both_seats_and_the_end_of_each_game(simulated):
         cases = [simulated[name] for name, case in CASES.items() if case[0] == game_id]
         assert set().union(*(r["movers"] for r in cases)) == {0, 1}, game_id
         assert any(r["ends_in_one"] > 0 for r in cases), game_id
+        assert any(r["proven"] > 0 for r in cases), game_id  # the solver's proofs are compared too
 
 
 @needs_numba_cuda

@@ -52,6 +52,9 @@ AZ_PARAMS = Schema({
     "search_backend": Field("str", None, "tree-search kernels: null (numba on the CPU; on CUDA the numba-cuda "
                             "kernels, or torch without numba-cuda), 'numba', 'cuda' or 'torch' (the portable "
                             "torch-op reference)", nullable=True, choices=("numba", "cuda", "torch")),
+    "solver": Field("bool", True, "MCTS-Solver in the search: proven wins, losses and draws replace estimates in "
+                    "the tree; the root plays a proven win by its fastest line and never a proven loss when another "
+                    "move exists (docs/mcts.md)"),
     "tf32": Field("bool", True, "on CUDA, let float32 matmuls and convolutions use TF32 tensor cores"),
     "device": Field("str", None, "null: CUDA when available, else CPU", nullable=True, check=torch_device),
     "num_actions": Field("int", None, "inferred from the game when omitted", nullable=True, min=1),
@@ -93,7 +96,8 @@ class AlphaZeroAgent:
         # (``distribute``); the searches evaluate with ``online``
         self.trained = self.online
         self.mcts = BatchedMCTS(self.game, self.device, params["search_backend"], c_puct=params["c_puct"],
-                                dirichlet_alpha=params["dirichlet_alpha"], noise_eps=params["noise_eps"])
+                                dirichlet_alpha=params["dirichlet_alpha"], noise_eps=params["noise_eps"],
+                                solver=params.get("solver", True))
         default = params["act_simulations"] if params["act_simulations"] is not None else params["simulations"]
         self.act_simulations = default if simulations is None else int(simulations)
         self.num_updates = 0

@@ -62,13 +62,25 @@ class SearchResult:
     has a legal move, else 0), ``q`` float32 [N, A] (W / N, 0 where unvisited), ``value``
     float32 [N] (sum W / simulations, 0 when no simulation ran), ``network_value`` float32 [N]
     (the network's value of the root) and ``prior`` float32 [N, A] (the root priors searched
-    with, noise included)."""
+    with, noise included); ``legal`` bool [N, A] (the root's legal actions).
+
+    The solver's proofs at the root (MCTS-Solver; all False / 0 when the search ran without it):
+    ``solved`` bool [N, A] (the action's outcome is proven), ``exact`` float32 [N, A] (that
+    outcome for the root's mover: 1 won, 0 drawn, -1 lost; 0 where not proven), ``plies`` int32
+    [N, A] (plies from the root to the game's end along the proof, the action included; 0 where
+    not proven), ``root_solved`` bool [N] (the root itself is proven; ``value`` is then its
+    exact value)."""
     visits: torch.Tensor
     q: torch.Tensor
     value: torch.Tensor
     network_value: torch.Tensor
     prior: torch.Tensor
     simulations: int
+    legal: torch.Tensor | None = None
+    solved: torch.Tensor | None = None
+    exact: torch.Tensor | None = None
+    plies: torch.Tensor | None = None
+    root_solved: torch.Tensor | None = None
 
 
 def _kernel_float(x: torch.Tensor) -> torch.Tensor:
@@ -98,8 +110,13 @@ class BatchedMCTS:
     """PUCT search of ``N`` games at once, each game its own tree; see ``docs/mcts.md``."""
 
     def __init__(self, game: Game, device: str | torch.device | None, backend: str | None = None,
-                 c_puct: float = 1.25, fpu: float = 0.0, dirichlet_alpha: float = 1.0, noise_eps: float = 0.25):
+                 c_puct: float = 1.25, fpu: float = 0.0, dirichlet_alpha: float = 1.0, noise_eps: float = 0.25,
+                 solver: bool = True):
+        """``solver``: MCTS-Solver (``docs/mcts.md``): proven values replace estimates in the
+        tree, and ``act`` plays a proven win by its fastest line and never a proven loss when
+        another move exists."""
         self.game = game
+        self.solver = bool(solver)
         self.device = resolve_device(device)
         self.backend = resolve_search_backend(backend, self.device)
         if dirichlet_alpha <= 0:
@@ -133,16 +150,20 @@ class BatchedMCTS:
             root_prior = (1.0 - self.noise_eps) * root_prior + self.noise_eps * noise_p
 
         grow = {"numba": self._grow_numba, "torch": self._grow_torch, "cuda": self._grow_cuda}[self.backend]
-        visits, wsum = grow(state, evaluate, simulations, root_prior)
+        tree = grow(state, evaluate, simulations, root_prior)
+        visits, wsum = tree.visits[:, 0].to(torch.int64), tree.wsum[:, 0]
         q = torch.where(visits > 0, wsum / visits.clamp(min=1), 0.0)
         value = wsum.sum(dim=1) / max(simulations, 1)
+        proofs = root_proofs(tree) if self.solver else {}
+        if proofs:
+            value = torch.where(proofs["root_solved"], tree.node_value[:, 0], value)
         return SearchResult(visits=visits, q=q.to(torch.float32), value=value.to(torch.float32),
                             network_value=root_value.to(torch.float32), prior=root_prior.to(torch.float32),
-                            simulations=simulations)
+                            simulations=simulations, legal=game.legal_mask(state), **proofs)
 
     def _grow_numba(self, state: State, evaluate: Evaluate, simulations: int, root_prior: torch.Tensor):
         """The numba CPU kernels (numpy views, the game's njit rules); the network sees only the
-        leaves that need it. Returns the root's ``(visits int64 [N, A], W float64 [N, A])``."""
+        leaves that need it. Returns the tree (``kernels.mcts_numba.init_tree``'s arrays as tensors)."""
         game, rules = self.game, self.game.numba_rules()
         n = state[0].shape[0]
         tree = kmn.init_tree(n, simulations, rules, stack_words(state).numpy())
@@ -156,8 +177,8 @@ class BatchedMCTS:
             if idx.numel():
                 leaves = unstack_words(game.State, leaf_words[idx])
                 leaf_prior[idx], leaf_value[idx] = self._evaluate(evaluate, leaves)
-            kmn.expand_and_backup(tree, k, rules, leaf_prior.numpy(), leaf_value.numpy())
-        return torch.from_numpy(tree.visits[:, 0]).to(torch.int64), torch.from_numpy(tree.wsum[:, 0])
+            kmn.expand_and_backup(tree, k, rules, leaf_prior.numpy(), leaf_value.numpy(), self.solver)
+        return _as_tensors(tree)
 
     def _grow_torch(self, state: State, evaluate: Evaluate, simulations: int, root_prior: torch.Tensor):
         """The torch-op kernels (any device); the network sees every game's leaf."""
@@ -167,8 +188,8 @@ class BatchedMCTS:
         for k in range(simulations):
             leaf_words, _ = kmt.select_leaves(tree, k, game, self.c_puct, self.fpu)
             leaf_prior, leaf_value = self._evaluate(evaluate, game.State(*leaf_words.unbind(1)))
-            kmt.expand_and_backup(tree, k, game, leaf_prior, leaf_value)
-        return tree.visits[:, 0].to(torch.int64), tree.wsum[:, 0]
+            kmt.expand_and_backup(tree, k, game, leaf_prior, leaf_value, self.solver)
+        return tree
 
     def _grow_cuda(self, state: State, evaluate: Evaluate, simulations: int, root_prior: torch.Tensor):
         """The numba-cuda kernels (``kernels.mcts_cuda``): per simulation one select launch, the
@@ -182,30 +203,84 @@ class BatchedMCTS:
         for k in range(simulations):
             kmc.select_leaves(tree, k, rules, self.c_puct, self.fpu)
             logits, value = evaluate(tree.leaf_state)
-            kmc.expand_and_backup(tree, k, rules, _kernel_float(logits), _kernel_float(value))
-        return tree.visits[:, 0].to(torch.int64), tree.wsum[:, 0]
+            kmc.expand_and_backup(tree, k, rules, _kernel_float(logits), _kernel_float(value), self.solver)
+        return tree
 
     @staticmethod
     def act(result: SearchResult, temperature: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """int64 [N]: per game the most visited column (lowest index on ties) when ``temperature``
         is 0, else a column drawn with probability proportional to ``visits ** (1 / temperature)``.
         A game without visits (no simulation ran) uses its root priors instead; one with no
-        legal column gets 0."""
-        visits = result.visits.to(torch.float64)
-        weights = torch.where(visits.sum(dim=1, keepdim=True) > 0, visits, result.prior.to(torch.float64))
-        best = weights.argmax(dim=1)  # first maximum: lowest index on ties
-        if temperature == 0:
-            return best
+        legal column gets 0.
+
+        With the solver's proofs (``result.solved``): a game with a proven win plays the one with
+        the fewest plies to the end (lowest index on ties); otherwise moves proven lost are left
+        out while another legal move remains (its visits, else its priors, else the first such
+        move); a game whose every move is proven lost plays the one that loses latest."""
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
-        # scaled by the row maximum first, so that large 1 / temperature does not overflow
-        w = (weights / weights.amax(dim=1, keepdim=True).clamp(min=1e-300)) ** (1.0 / temperature)
-        cum = w.cumsum(dim=1)
-        r = torch.rand((w.shape[0], 1), dtype=torch.float64, device=w.device, generator=generator) * cum[:, -1:]
-        drawn = (cum <= r).sum(dim=1).clamp(max=w.shape[1] - 1)  # the first column whose cumsum passes r
-        return torch.where(cum[:, -1] > 0, drawn, best)
+        visits = result.visits.to(torch.float64)
+        prior = result.prior.to(torch.float64)
+        if result.solved is not None and result.legal is not None:
+            lost = result.solved & (result.exact < 0)
+            safe = result.legal & ~lost
+            has_safe = safe.any(dim=1, keepdim=True)
+            keep = torch.where(has_safe, safe, result.legal)
+            visits, prior = visits * keep, prior * keep
+            # no visit and no prior on any move kept (a move still unsearched): the first one kept
+            prior = torch.where((visits.sum(1, keepdim=True) + prior.sum(1, keepdim=True)) > 0, prior,
+                                keep.to(torch.float64))
+        weights = torch.where(visits.sum(dim=1, keepdim=True) > 0, visits, prior)
+        best = weights.argmax(dim=1)  # first maximum: lowest index on ties
+        if temperature == 0:
+            chosen = best
+        else:
+            # scaled by the row maximum first, so that large 1 / temperature does not overflow
+            w = (weights / weights.amax(dim=1, keepdim=True).clamp(min=1e-300)) ** (1.0 / temperature)
+            cum = w.cumsum(dim=1)
+            r = torch.rand((w.shape[0], 1), dtype=torch.float64, device=w.device, generator=generator) * cum[:, -1:]
+            drawn = (cum <= r).sum(dim=1).clamp(max=w.shape[1] - 1)  # the first column whose cumsum passes r
+            chosen = torch.where(cum[:, -1] > 0, drawn, best)
+        if result.solved is None or result.legal is None:
+            return chosen
+        big = torch.iinfo(torch.int32).max
+        won = result.solved & (result.exact > 0)
+        fastest = torch.where(won, result.plies, big).argmin(dim=1)
+        all_lost = result.legal.any(dim=1) & ~has_safe.squeeze(1)
+        latest = torch.where(result.legal, result.plies, -1).argmax(dim=1)
+        return torch.where(won.any(dim=1), fastest, torch.where(all_lost, latest, chosen))
 
     @staticmethod
     def policy_target(result: SearchResult) -> torch.Tensor:
-        """float32 [N, A]: the root's visit distribution ``visits / simulations`` (the training target)."""
-        return result.visits.to(torch.float32) / max(result.simulations, 1)
+        """float32 [N, A]: the root's visit distribution ``visits / simulations`` (the training
+        target). With the solver's proofs, the distribution over the moves ``act`` would choose
+        from: a proven win's winning moves only; otherwise the moves not proven lost (all moves,
+        when every one is proven lost), each renormalised to sum to 1."""
+        visits = result.visits.to(torch.float32)
+        if result.solved is not None and result.legal is not None:
+            won = result.solved & (result.exact > 0)
+            lost = result.solved & (result.exact < 0)
+            keep = torch.where(won.any(dim=1, keepdim=True), won, result.legal & ~lost)
+            kept = visits * keep
+            visits = torch.where(kept.sum(dim=1, keepdim=True) > 0, kept, visits)
+            total = visits.sum(dim=1, keepdim=True)
+            return torch.where(total > 0, visits / total.clamp(min=1e-30), 0.0)
+        return visits / max(result.simulations, 1)
+
+
+def _as_tensors(tree):
+    """The numba tree's arrays (numpy) as tensors sharing their memory."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**{k: torch.from_numpy(v) for k, v in vars(tree).items() if hasattr(v, "dtype")})
+
+
+def root_proofs(tree) -> dict:
+    """The solver's proofs at the roots of ``tree`` (any backend's arrays as tensors): the
+    ``SearchResult`` fields ``solved``, ``exact``, ``plies`` [N, A] and ``root_solved`` [N]."""
+    kids = tree.children[:, 0].long()
+    at = kids.clamp(min=0)
+    solved = (kids >= 0) & tree.solved.gather(1, at)
+    exact = torch.where(solved, 0.0 - tree.node_value.gather(1, at), 0.0).to(torch.float32)
+    plies = torch.where(solved, tree.plies.gather(1, at) + 1, 0).to(torch.int32)
+    return {"solved": solved, "exact": exact, "plies": plies, "root_solved": tree.solved[:, 0].clone()}
