@@ -6,6 +6,16 @@ from __future__ import annotations
 
 import torch
 
+# Denormal (subnormal) floats are 10-100x slower to multiply on x86 CPUs. Weight decay leaves
+# some network weights there as training goes on: by 460k plies of configs/alphazero_connect4.yaml
+# 416 of the net's 41,975 weights were, and its forward pass took 2.7x and its training step 3.9x
+# the time of the first checkpoint's (benchmarks/RESULTS.md). Flushing them to zero (FTZ and
+# DAZ) keeps every step at full speed. The setting is per thread, and threads inherit it when
+# they are created: this module is imported (through ``src.games``) before anything starts
+# torch's OpenMP pool or numba's thread pool, so their workers inherit it too. A no-op where
+# the CPU has no such mode; CUDA is not affected.
+torch.set_flush_denormal(True)
+
 BACKENDS = ("torch", "numba")
 # observation dtypes of the env API: float32 (the default, what the networks take) or a
 # compact one for callers that convert on their device anyway (a quarter of the bytes or less)
