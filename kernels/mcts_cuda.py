@@ -34,6 +34,33 @@ from kernels import mcts_numba as kmn
 from kernels import mcts_torch as kmt
 
 SIMULATED = bool(config.ENABLE_CUDASIM)  # numba's CUDA simulator: CPU tensors, Python threads
+
+
+def _round_like_the_cpu() -> None:
+    """Have NVVM compile without contracting multiplies and adds into fused multiply-adds
+    (``-fma=0``) unless a kernel asks for fastmath: numba-cuda leaves NVVM's default (contract)
+    otherwise, and the search's float64 (PUCT scores, Gumbel's sigma) must round as the numba
+    CPU kernels' do, so that both grow the same trees. Applies to numba-cuda kernels compiled in
+    this process; a numba-cuda without this hook is left as it is (the PTX test then says so)."""
+    try:
+        from numba.cuda.cudadrv import nvvm
+    except ImportError:  # pragma: no cover - a numba-cuda laid out otherwise
+        return
+    compile_ir = getattr(nvvm, "compile_ir", None)
+    if compile_ir is None or getattr(compile_ir, "no_contraction", False):
+        return
+
+    def without_contraction(llvmir, **options):
+        if not options.get("fastmath"):
+            options.setdefault("fma", False)
+        return compile_ir(llvmir, **options)
+
+    without_contraction.no_contraction = True
+    nvvm.compile_ir = without_contraction
+
+
+if not SIMULATED:
+    _round_like_the_cpu()
 # threads (games) per block; the simulator runs each thread of a block as a Python thread
 THREADS = 8 if SIMULATED else 128
 launches = 0  # kernels launched by this module since import (the launch-count test reads it)
@@ -81,12 +108,14 @@ def kernels_for(rules) -> SimpleNamespace:
     backup_one = kmn.backup_step(device_function, softmax_step(rules))
 
     @cuda.jit
-    def select(k, c_puct, fpu, words, children, prior, visits, wsum, solved, node_value, plies, num_legal,
-               path_node, path_action, depth, leaf_node, needs_net, leaf_words):
+    def select(k, c_puct, fpu, gumbel, c_visit, c_scale, root_logits, root_value, considered, words, children, prior,
+               visits, wsum, solved, node_value, plies, num_legal, path_node, path_action, depth, leaf_node, needs_net,
+               leaf_words):
         i = cuda.grid(1)
         if i < words.shape[0]:
-            select_one(i, k, c_puct, fpu, words, children, prior, visits, wsum, solved, node_value, plies,
-                       num_legal, path_node, path_action, depth, leaf_node, needs_net, leaf_words)
+            select_one(i, k, c_puct, fpu, gumbel, c_visit, c_scale, root_logits, root_value, considered, words,
+                       children, prior, visits, wsum, solved, node_value, plies, num_legal, path_node, path_action,
+                       depth, leaf_node, needs_net, leaf_words)
 
     @cuda.jit
     def backup(solver, logits, value, words, children, prior, visits, wsum, solved, node_value, plies, num_legal,
@@ -117,7 +146,9 @@ def _launch(kernel, n: int, *args) -> None:
     launches += 1
 
 
-# the tree arrays the kernels take after their leading arguments, in order
+# the tree arrays the kernels take after their leading arguments, in order: Gumbel root
+# search's (``set_gumbel``) first in the select kernel, then the tree's
+_GUMBEL = ("root_logits", "root_value", "considered")
 _TREE = ("words", "children", "prior", "visits", "wsum", "solved", "node_value", "plies", "num_legal", "path_node",
          "path_action", "depth", "leaf_node", "needs_net", "leaf_words")
 _BACKUP = ("words", "children", "prior", "visits", "wsum", "solved", "node_value", "plies", "num_legal", "path_node",
@@ -141,7 +172,7 @@ def init_tree(n: int, simulations: int, rules, root_words: torch.Tensor, state_c
     no op to gather them. ``kernel`` holds the arrays as the kernels take them (``kernel_array``)."""
     t = _tree_tensors(n, simulations, rules, root_words)
     t.leaf_state = state_cls(*t.leaf_words.unbind(0))
-    t.kernel = SimpleNamespace(**{name: kernel_array(getattr(t, name)) for name in _TREE})
+    t.kernel = SimpleNamespace(**{name: kernel_array(getattr(t, name)) for name in _GUMBEL + _TREE})
     return t
 
 
@@ -150,12 +181,19 @@ def set_root(tree: SimpleNamespace, prior: torch.Tensor) -> None:
     tree.prior[:, 0, :] = prior
 
 
+def set_gumbel(tree: SimpleNamespace, root_logits: torch.Tensor, root_value: torch.Tensor, considered: torch.Tensor,
+               c_visit: float, c_scale: float) -> None:
+    """Gumbel root search (``kernels.mcts_numba.set_gumbel``), written in place into the tensors
+    the kernels hold."""
+    kmt.set_gumbel(tree, root_logits, root_value, considered, c_visit, c_scale)
+
+
 def select_leaves(tree: SimpleNamespace, k: int, rules, c_puct: float, fpu: float) -> None:
     """Simulation ``k``, one launch: every game descends by PUCT to its leaf and creates the
     leaf's node in slot ``k + 1`` when it is new; ``tree.leaf_state`` then holds the leaves."""
-    a = tree.kernel
-    _launch(kernels_for(rules).select, a.words.shape[0], np.int64(k), np.float64(c_puct), np.float64(fpu),
-            *(getattr(a, name) for name in _TREE))
+    a, g = tree.kernel, tree.gumbel
+    _launch(kernels_for(rules).select, a.words.shape[0], np.int64(k), np.float64(c_puct), np.float64(fpu), bool(g.on),
+            np.float64(g.c_visit), np.float64(g.c_scale), *(getattr(a, name) for name in _GUMBEL + _TREE))
 
 
 def expand_and_backup(tree: SimpleNamespace, k: int, rules, logits: torch.Tensor, value: torch.Tensor,
@@ -175,8 +213,8 @@ def ptx(rules, cc: tuple[int, int] = (9, 0)) -> dict[str, str]:
     compute capability ``cc``, for the argument types a search passes them (float32 network
     outputs). Needs numba-cuda and the NVVM wheel, no GPU and no driver: CI compiles with it."""
     t = _tree_tensors(2, 1, rules, torch.zeros((2, rules.num_words), dtype=torch.int64))
-    types_of = {name: typeof(getattr(t, name).numpy()) for name in _TREE}
-    select_sig = (int64, float64, float64) + tuple(types_of[name] for name in _TREE)
+    types_of = {name: typeof(getattr(t, name).numpy()) for name in _GUMBEL + _TREE}
+    select_sig = (int64, float64, float64, boolean, float64, float64) + tuple(types_of[name] for name in _GUMBEL + _TREE)
     backup_sig = (boolean, float32[:, ::1], float32[::1]) + tuple(types_of[name] for name in _BACKUP)
     kernels = kernels_for(rules)
     return {name: cuda.compile_ptx(getattr(kernels, name).py_func, sig, cc=cc)[0]

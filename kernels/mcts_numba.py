@@ -50,6 +50,9 @@ def init_tree(n: int, simulations: int, rules, root_words) -> SimpleNamespace:
         path_node=np.zeros((n, d), np.int64), path_action=np.zeros((n, d), np.int64),
         depth=np.zeros(n, np.int64), leaf_node=np.zeros(n, np.int64), needs_net=np.zeros(n, np.bool_),
         leaf_words=np.zeros((w, n), np.int64),
+        # Gumbel root search (``set_gumbel``); off: PUCT at the root too
+        gumbel=SimpleNamespace(on=False, c_visit=0.0, c_scale=0.0), root_logits=np.zeros((n, a), np.float64),
+        root_value=np.zeros(n, np.float64), considered=np.zeros((n, max(simulations, 1)), np.int32),
     )
     t.words[:, 0, :] = root_words
     return t
@@ -58,6 +61,17 @@ def init_tree(n: int, simulations: int, rules, root_words) -> SimpleNamespace:
 def set_root(tree: SimpleNamespace, prior) -> None:
     """Expand the roots with ``prior`` float64 [n, A] (0 on illegal actions)."""
     tree.prior[:, 0, :] = prior
+
+
+def set_gumbel(tree: SimpleNamespace, root_logits, root_value, considered, c_visit: float, c_scale: float) -> None:
+    """Switch the root to Gumbel root search: ``root_logits`` float64 [n, A] (Gumbel noise +
+    log prior, -inf on illegal actions), ``root_value`` float64 [n] (the network's root values),
+    ``considered`` int32 [n, S] (per game, the visits the root action of each simulation has
+    before it: ``kernels.mcts_torch.considered_visits``), ``c_visit`` and ``c_scale`` (sigma)."""
+    tree.root_logits[:] = root_logits
+    tree.root_value[:] = root_value
+    tree.considered[:] = considered
+    tree.gumbel = SimpleNamespace(on=True, c_visit=float(c_visit), c_scale=float(c_scale))
 
 
 # The kernels are module-level and disk-cached (``cache=True``) although they take the game's
@@ -97,8 +111,10 @@ def tree_steps(jit, rules) -> SimpleNamespace:
     decorator for ``kernels.mcts_cuda``. The game's ``play`` and ``is_legal`` are compiled by the
     same ``jit`` from their Python functions, so both targets run the same code.
 
-    Returns ``select_one(i, k, c_puct, fpu, <tree arrays>)`` (simulation ``k`` of game ``i``:
-    descend to the leaf, create it; the tree arrays of ``init_tree`` in ``select``'s order) and
+    Returns ``select_one(i, k, c_puct, fpu, gumbel, c_visit, c_scale, root_logits, root_value,
+    considered, <tree arrays>)`` (simulation ``k`` of game ``i``: descend to the leaf, create
+    it; the root's action by Gumbel root search when ``gumbel``, see ``set_gumbel``; the tree
+    arrays of ``init_tree`` in ``select``'s order) and
     ``is_legal`` (the game's, compiled by ``jit``)."""
     play, is_legal = jit(py_function(rules.play)), jit(py_function(rules.is_legal))
     num_actions, num_words = rules.num_actions, rules.num_words
@@ -131,6 +147,61 @@ def tree_steps(jit, rules) -> SimpleNamespace:
         return best
 
     @jit
+    def root_q(visits, wsum, children, solved, node_value, i, a):
+        """The root's value of action ``a`` for its mover: exact into a solved child, else W / N
+        (0 when unvisited: callers complete it)."""
+        child = children[i, 0, a]
+        if child >= 0 and solved[i, child]:
+            return np.float64(0.0) - node_value[i, child]
+        n = visits[i, 0, a]
+        return wsum[i, 0, a] / n if n > 0 else np.float64(0.0)
+
+    @jit
+    def gumbel_root_action(i, k, root_logits, root_value, considered, c_visit, c_scale, words, children, prior,
+                           visits, wsum, solved, node_value):
+        """Gumbel root search (``docs/mcts.md``): the root action of simulation ``k`` is, among the
+        legal actions with exactly ``considered[i, k]`` visits (sequential halving's schedule),
+        the argmax of ``root_logits`` (Gumbel noise + log prior) + sigma(completed Q), lowest
+        index on ties (-1: none). Completed Q: a visited action's Q, else the mixed value
+        ``(v + sum N * sum_visited(p q) / sum_visited(p)) / (1 + sum N)``; rescaled to [0, 1] by
+        its min and max over the legal actions; sigma = (c_visit + max N) * c_scale * that."""
+        nsum = np.int64(0)
+        maxn = np.int64(0)
+        psum = np.float64(0.0)
+        pq = np.float64(0.0)
+        for a in range(num_actions):
+            n = visits[i, 0, a]
+            nsum += n
+            if n > maxn:
+                maxn = n
+            if n > 0:
+                psum += prior[i, 0, a]
+                pq += prior[i, 0, a] * root_q(visits, wsum, children, solved, node_value, i, a)
+        mixed = np.float64(root_value[i])
+        if nsum > 0 and psum > 0:
+            mixed = (mixed + np.float64(nsum) * (pq / psum)) / np.float64(1 + nsum)
+        lo = np.inf
+        hi = -np.inf
+        for a in range(num_actions):
+            if is_legal(words, i, 0, a):
+                q = root_q(visits, wsum, children, solved, node_value, i, a) if visits[i, 0, a] > 0 else mixed
+                lo = min(lo, q)
+                hi = max(hi, q)
+        span = max(hi - lo, np.float64(1e-8))
+        scale = (np.float64(c_visit) + np.float64(maxn)) * np.float64(c_scale)
+        want = considered[i, k]
+        best = -1
+        best_score = -np.inf
+        for a in range(num_actions):
+            if visits[i, 0, a] != want or not is_legal(words, i, 0, a):
+                continue
+            q = root_q(visits, wsum, children, solved, node_value, i, a) if visits[i, 0, a] > 0 else mixed
+            score = root_logits[i, a] + scale * ((q - lo) / span)
+            if best < 0 or score > best_score:
+                best, best_score = a, score
+        return best
+
+    @jit
     def count_legal(words, i, node):
         n = np.int32(0)
         for a in range(num_actions):
@@ -139,8 +210,9 @@ def tree_steps(jit, rules) -> SimpleNamespace:
         return n
 
     @jit
-    def select_one(i, k, c_puct, fpu, words, children, prior, visits, wsum, solved, node_value, plies, num_legal,
-                   path_node, path_action, depth, leaf_node, needs_net, leaf_words):
+    def select_one(i, k, c_puct, fpu, gumbel, c_visit, c_scale, root_logits, root_value, considered, words, children,
+                   prior, visits, wsum, solved, node_value, plies, num_legal, path_node, path_action, depth, leaf_node,
+                   needs_net, leaf_words):
         new = k + 1
         depth[i] = 0
         leaf_node[i] = -1
@@ -154,7 +226,12 @@ def tree_steps(jit, rules) -> SimpleNamespace:
         node = np.int64(0)
         d = 0
         while True:
-            a = best_action(prior, visits, wsum, words, children, solved, node_value, i, node, c_puct, fpu)
+            a = -1
+            if gumbel and d == 0:
+                a = gumbel_root_action(i, k, root_logits, root_value, considered, c_visit, c_scale, words, children,
+                                       prior, visits, wsum, solved, node_value)
+            if a < 0:
+                a = best_action(prior, visits, wsum, words, children, solved, node_value, i, node, c_puct, fpu)
             path_node[i, d] = node
             path_action[i, d] = a
             d += 1
@@ -267,14 +344,16 @@ _backup_one = backup_step(njit(inline="always"), copy_prior)
 _STEPS: dict[int, SimpleNamespace] = {}
 
 
-def tree_select(token, i, k, c_puct, fpu, words, children, prior, visits, wsum, solved, node_value, plies,
-                num_legal, path_node, path_action, depth, leaf_node, needs_net, leaf_words):
+def tree_select(token, i, k, c_puct, fpu, gumbel, c_visit, c_scale, root_logits, root_value, considered, words,
+                children, prior, visits, wsum, solved, node_value, plies, num_legal, path_node, path_action, depth,
+                leaf_node, needs_net, leaf_words):
     raise NotImplementedError  # numba only (see the overload): the game's ``select_one``
 
 
 @overload(tree_select, inline="always")
-def _ov_select(token, i, k, c_puct, fpu, words, children, prior, visits, wsum, solved, node_value, plies,
-               num_legal, path_node, path_action, depth, leaf_node, needs_net, leaf_words):
+def _ov_select(token, i, k, c_puct, fpu, gumbel, c_visit, c_scale, root_logits, root_value, considered, words,
+               children, prior, visits, wsum, solved, node_value, plies, num_legal, path_node, path_action, depth,
+               leaf_node, needs_net, leaf_words):
     if not isinstance(token, types.IntegerLiteral):
         return None
     key = token.literal_value
@@ -282,20 +361,24 @@ def _ov_select(token, i, k, c_puct, fpu, words, children, prior, visits, wsum, s
         _STEPS[key] = tree_steps(njit(inline="always"), _RULES[key])
     select_one = _STEPS[key].select_one
 
-    def impl(token, i, k, c_puct, fpu, words, children, prior, visits, wsum, solved, node_value, plies,
-             num_legal, path_node, path_action, depth, leaf_node, needs_net, leaf_words):
-        select_one(i, k, c_puct, fpu, words, children, prior, visits, wsum, solved, node_value, plies,
-                   num_legal, path_node, path_action, depth, leaf_node, needs_net, leaf_words)
+    def impl(token, i, k, c_puct, fpu, gumbel, c_visit, c_scale, root_logits, root_value, considered, words,
+             children, prior, visits, wsum, solved, node_value, plies, num_legal, path_node, path_action, depth,
+             leaf_node, needs_net, leaf_words):
+        select_one(i, k, c_puct, fpu, gumbel, c_visit, c_scale, root_logits, root_value, considered, words,
+                   children, prior, visits, wsum, solved, node_value, plies, num_legal, path_node, path_action, depth,
+                   leaf_node, needs_net, leaf_words)
     return impl
 
 
 @njit(parallel=True, cache=True)
-def select(token, k, c_puct, fpu, words, children, prior, visits, wsum, solved, node_value, plies, num_legal,
-           path_node, path_action, depth, leaf_node, needs_net, leaf_words):
+def select(token, k, c_puct, fpu, gumbel, c_visit, c_scale, root_logits, root_value, considered, words, children,
+           prior, visits, wsum, solved, node_value, plies, num_legal, path_node, path_action, depth, leaf_node,
+           needs_net, leaf_words):
     literally(token)
     for i in prange(words.shape[0]):
-        tree_select(token, i, k, c_puct, fpu, words, children, prior, visits, wsum, solved, node_value, plies,
-                    num_legal, path_node, path_action, depth, leaf_node, needs_net, leaf_words)
+        tree_select(token, i, k, c_puct, fpu, gumbel, c_visit, c_scale, root_logits, root_value, considered, words,
+                    children, prior, visits, wsum, solved, node_value, plies, num_legal, path_node, path_action,
+                    depth, leaf_node, needs_net, leaf_words)
 
 
 @njit(parallel=True, cache=True)
@@ -330,9 +413,11 @@ def select_leaves(tree: SimpleNamespace, k: int, rules, c_puct: float, fpu: floa
     ``k + 1`` when it is new. Returns ``(leaf_words, needs_net)``: int64 [n, W] positions and
     bool [n], true where the leaf is new and not solved (the network must evaluate it)."""
     t = tree
-    _run(select, token_of(rules), np.int64(k), np.float64(c_puct), np.float64(fpu), t.words, t.children,
-         t.prior, t.visits, t.wsum, t.solved, t.node_value, t.plies, t.num_legal, t.path_node, t.path_action,
-         t.depth, t.leaf_node, t.needs_net, t.leaf_words)
+    g = t.gumbel
+    _run(select, token_of(rules), np.int64(k), np.float64(c_puct), np.float64(fpu), bool(g.on), np.float64(g.c_visit),
+         np.float64(g.c_scale), t.root_logits, t.root_value, t.considered, t.words, t.children, t.prior, t.visits,
+         t.wsum, t.solved, t.node_value, t.plies, t.num_legal, t.path_node, t.path_action, t.depth, t.leaf_node,
+         t.needs_net, t.leaf_words)
     return t.leaf_words.T, t.needs_net
 
 

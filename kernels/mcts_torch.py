@@ -38,9 +38,74 @@ def init_tree(n: int, simulations: int, game, root_words: torch.Tensor) -> Simpl
         depth=z(n, torch.int64), leaf_node=z(n, torch.int64), needs_net=z(n, torch.bool),
         leaf_words=z((n, w), torch.int64),
         games=torch.arange(n, device=dev),
+        # Gumbel root search (``set_gumbel``); off: PUCT at the root too
+        gumbel=SimpleNamespace(on=False, c_visit=0.0, c_scale=0.0), root_logits=z((n, a), torch.float64),
+        root_value=z(n, torch.float64), considered=z((n, max(simulations, 1)), torch.int32),
     )
     t.words[:, 0, :] = root_words
     return t
+
+
+def set_gumbel(tree: SimpleNamespace, root_logits: torch.Tensor, root_value: torch.Tensor, considered: torch.Tensor,
+               c_visit: float, c_scale: float) -> None:
+    """See ``kernels.mcts_numba.set_gumbel``."""
+    tree.root_logits.copy_(root_logits)
+    tree.root_value.copy_(root_value)
+    tree.considered.copy_(considered)
+    tree.gumbel = SimpleNamespace(on=True, c_visit=float(c_visit), c_scale=float(c_scale))
+
+
+def root_q(tree: SimpleNamespace) -> torch.Tensor:
+    """float64 [n, A]: the root's value of each action for its mover: exact into a solved child,
+    else W / N, 0 when unvisited (as ``kernels.mcts_numba``'s ``root_q``)."""
+    kids = tree.children[:, 0].long()
+    at = kids.clamp(min=0)
+    exact = (kids >= 0) & tree.solved.gather(1, at)
+    n = tree.visits[:, 0]
+    w = tree.wsum[:, 0]
+    plain = torch.where(n > 0, w / n.clamp(min=1).to(torch.float64), 0.0)
+    return torch.where(exact, 0.0 - tree.node_value.gather(1, at), plain)
+
+
+def completed_sigma(visits: torch.Tensor, q: torch.Tensor, prior: torch.Tensor, root_value: torch.Tensor,
+                    legal: torch.Tensor, c_visit: float, c_scale: float) -> torch.Tensor:
+    """float64 [n, A]: sigma(completed Q) of Gumbel root search (``docs/mcts.md``) from the
+    root's ``visits`` [n, A], ``q`` (``root_q``), ``prior`` (the network's, float64), the
+    network's ``root_value`` [n] and the ``legal`` actions: completed Q is a visited action's Q,
+    else the mixed value; it is rescaled to [0, 1] over the legal actions and scaled by
+    ``(c_visit + max N) * c_scale``; 0 on illegal actions. As the kernels' ``gumbel_root_action``."""
+    visited = visits > 0
+    nsum = visits.sum(dim=1, dtype=torch.int64)
+    psum = torch.where(visited, prior, 0.0).sum(dim=1)
+    pq = torch.where(visited, prior * q, 0.0).sum(dim=1)
+    mixed = torch.where((nsum > 0) & (psum > 0),
+                        (root_value + nsum.to(torch.float64) * (pq / psum.clamp(min=1e-300))) / (1 + nsum).to(
+                            torch.float64), root_value)
+    completed = torch.where(visited, q, mixed.unsqueeze(1))
+    lo = torch.where(legal, completed, math.inf).amin(dim=1, keepdim=True)
+    hi = torch.where(legal, completed, -math.inf).amax(dim=1, keepdim=True)
+    span = (hi - lo).clamp(min=1e-8)
+    scale = (c_visit + visits.amax(dim=1, keepdim=True).to(torch.float64)) * c_scale
+    return torch.where(legal, scale * ((completed - lo) / span), 0.0)
+
+
+def considered_visits(m: int, simulations: int) -> list[int]:
+    """Sequential halving's schedule for ``m`` considered root actions and ``simulations``
+    simulations: entry ``k`` is the visit count the root action of simulation ``k`` has before
+    it. Rounds of ceil(log2 m) halvings: each round gives each remaining action
+    ``max(1, simulations // (rounds * remaining))`` more visits, then keeps half (at least 2);
+    the last round goes on until the budget is spent. ``m <= 1``: 0, 1, 2, ..."""
+    if m <= 1:
+        return list(range(simulations))
+    rounds = math.ceil(math.log2(m))
+    out: list[int] = []
+    have, remaining = 0, m
+    while len(out) < simulations:
+        for _ in range(max(1, simulations // (rounds * remaining))):
+            out.extend([have] * remaining)
+            have += 1
+        remaining = max(2, remaining // 2)
+    return out[:simulations]
 
 
 def set_root(tree: SimpleNamespace, prior: torch.Tensor) -> None:
@@ -70,6 +135,12 @@ def select_leaves(tree: SimpleNamespace, k: int, game, c_puct: float, fpu: float
         root_term = torch.sqrt((1 + n.sum(dim=1, dtype=torch.int64)).to(torch.float64)).unsqueeze(1)
         score = q + c_puct * p * root_term / (1 + nf)
         a = torch.where(legal, score, -math.inf).argmax(dim=1)  # first maximum: lowest index on ties
+        if d == 0 and t.gumbel.on:  # Gumbel root search: the schedule's action at the root
+            sigma = completed_sigma(t.visits[:, 0], root_q(t), t.prior[:, 0], t.root_value, legal, t.gumbel.c_visit,
+                                    t.gumbel.c_scale)
+            want = legal & (t.visits[:, 0] == t.considered[:, k].unsqueeze(1))
+            ga = torch.where(want, t.root_logits + sigma, -math.inf).argmax(dim=1)
+            a = torch.where(want.any(dim=1), ga, a)
         t.path_node[:, d] = node  # games already stopped write past their path's end: ignored
         t.path_action[:, d] = a
         c = kids.gather(1, a.unsqueeze(1)).squeeze(1)

@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--simulations", type=int, default=None, metavar="S",
                     help="a search agent's (AlphaZero) simulations per move (default: the checkpoint's "
                          "act_simulations; 0: the raw policy)")
+    ap.add_argument("--solver", choices=("on", "off"), default=None,
+                    help="a search agent's MCTS-Solver (proven values in the search, docs/mcts.md) on or off "
+                         "(default: the checkpoint's, on unless it was trained with solver: false)")
     args = ap.parse_args(argv)
     if args.games < 1:
         ap.error(f"--games must be positive, got {args.games}")
@@ -84,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("--device", "CUDA is not available on this machine")
         player = load_player(args.player, device, seed=args.seed, simulations=args.simulations)
+        if args.solver is not None:
+            if getattr(player.agent, "mcts", None) is None:
+                raise ConfigError("--solver", f"{player.label} does not search")
+            player.agent.mcts.solver = args.solver == "on"
         game = player.game
         entry = GAMES[game.game_id]
         opponents = validate_eval_opponents(opponent_specs, "--opponents", Path("."),

@@ -21,7 +21,7 @@ from src.games import GAMES, make_rules
 from src.games.protocol import uniform_legal, where_state
 from tests.games import toy_game
 
-# name -> (game id, params, games searched, simulations, lowest ply of the positions, noise)
+# name -> (game id, params, games searched, simulations, lowest ply of the positions, noise[, root search])
 CASES = {
     "connect4": ("connect4", {}, 5, 12, 0, False),
     "connect4_late": ("connect4", {}, 5, 12, 30, False),
@@ -33,6 +33,9 @@ CASES = {
     # late positions searched long enough for the solver to prove moves and roots
     "connect4_proofs": ("connect4", {}, 4, 40, 28, False),
     "othello_proofs": ("othello", {}, 3, 30, 52, False),
+    # Gumbel root search (its noise from the same seeded generator on both backends)
+    "connect4_gumbel": ("connect4", {}, 5, 16, 0, True, "gumbel"),
+    "othello_gumbel": ("othello", {}, 3, 8, 20, True, "gumbel"),
 }
 
 
@@ -70,19 +73,20 @@ def ends_in_one(game, state) -> int:
     return int(ending.sum())
 
 
-def compare(game_id: str, params: dict, n: int, simulations: int, min_ply: int, noise: bool) -> dict:
+def compare(game_id: str, params: dict, n: int, simulations: int, min_ply: int, noise: bool,
+            search: str = "puct") -> dict:
     game = make_rules(game_id, "cpu", "torch", **params)
     state = random_positions(game, n, min_ply, seed=n + simulations + min_ply)
     evaluate = hashed_net(game)
     results = []
     for backend in ("numba", "cuda"):
         gen = torch.Generator().manual_seed(5)
-        results.append(BatchedMCTS(game, "cpu", backend).search(state, evaluate, simulations, noise=noise,
-                                                                generator=gen))
+        results.append(BatchedMCTS(game, "cpu", backend, search=search).search(state, evaluate, simulations,
+                                                                               noise=noise, generator=gen))
     a, b = results
     return {"equal": {name: bool(torch.equal(getattr(a, name), getattr(b, name)))
                       for name in ("visits", "q", "value", "network_value", "prior", "solved", "exact", "plies",
-                                   "root_solved")},
+                                   "root_solved") + (("gumbel_action", "improved_policy") if search == "gumbel" else ())},
             "proven": int(a.solved.sum()),
             "movers": sorted(set(game.to_move(state).tolist())), "ends_in_one": ends_in_one(game, state),
             "visited": int(a.visits.sum())}

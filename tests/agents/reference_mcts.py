@@ -150,6 +150,10 @@ def reference_search(
     root_noise=None,
     eps: float = 0.25,
     solver: bool = False,
+    gumbel=None,
+    considered: int = 16,
+    c_visit: float = 50.0,
+    c_scale: float = 0.1,
 ) -> dict:
     """PUCT search of one position, exactly as ``docs/mcts.md`` defines it.
 
@@ -160,6 +164,10 @@ def reference_search(
 
     ``solver``: MCTS-Solver as ``docs/mcts.md`` defines it (proven children's exact values in
     Q, descents stop at proven nodes, proofs backed up).
+
+    ``gumbel``: Gumbel root search as ``docs/mcts.md`` defines it, with this per-column Gumbel
+    noise (zeros: the deterministic search), ``considered`` actions, ``c_visit`` and
+    ``c_scale``; the output then also has ``"gumbel_action"`` and ``"improved_policy"``.
 
     Returns ``{"visits": list[int], "q": list[float], "value": float, "network_value": float}``,
     with ``solver`` also ``"proven"`` (per column: the proven outcome of playing it for the
@@ -200,12 +208,18 @@ def reference_search(
                 raise ValueError(f"root_noise is {noise[c]} on full column {c}")
         root.P = [(1 - eps) * root.P[c] + eps * noise[c] if c in legal else 0.0 for c in range(cols)]
 
-    for _ in range(simulations):
+    schedule = None
+    if gumbel is not None:
+        schedule = halving_schedule(min(considered, len(root.legal_columns())), simulations)
+    for k in range(simulations):
         # select: descend from the root until the first child that is terminal or not expanded
         path: list[tuple[Node, int]] = []  # edges (node, column) from the root down
         node = root
         while True:
-            a = node.select(c_puct, fpu)
+            if node is root and schedule is not None:
+                a = gumbel_root_choice(root, gumbel, network_value, c_visit, c_scale, schedule[k])
+            else:
+                a = node.select(c_puct, fpu)
             path.append((node, a))
             child = node.child(a)
             if child.terminal or not child.expanded or child.proven is not None:
@@ -245,7 +259,78 @@ def reference_search(
         out["prior"] = list(root.P)
         if root.proven is not None:
             out["value"] = root.proven
+    if gumbel is not None:
+        sig = sigma(root, network_value, c_visit, c_scale)
+        legal = root.legal_columns()
+        most = max(root.N[a] for a in legal)
+        top = [a for a in legal if root.N[a] == most]
+        out["gumbel_action"] = max(top, key=lambda a: (gumbel[a] + math.log(root.P[a]) + sig[a], -a))
+        z = {a: math.log(root.P[a]) + sig[a] for a in legal}
+        zmax = max(z.values())
+        e = {a: math.exp(v - zmax) for a, v in z.items()}
+        total = sum(e.values())
+        out["improved_policy"] = [e[a] / total if a in e else 0.0 for a in range(cols)]
     return out
+
+
+def halving_schedule(m: int, n: int) -> list[int]:
+    """Sequential halving of ``m`` actions over ``n`` simulations, as the visits each
+    simulation's root action has before it. Each round gives every action still in
+    floor(n / (ceil(log2 m) * alive)) visits (at least 1), one at a time in turn; then half of
+    them stay (at least 2); the last round repeats until the budget is used up."""
+    if m <= 1:
+        return list(range(n))
+    rounds = math.ceil(math.log2(m))
+    counts = [0] * m  # the actions still in come first
+    out: list[int] = []
+    alive = m
+    while len(out) < n:
+        for _ in range(max(1, n // (rounds * alive))):
+            for j in range(alive):
+                out.append(counts[j])
+                counts[j] += 1
+        alive = max(2, alive // 2)
+    return out[:n]
+
+
+def _root_q(root: Node, a: int) -> float:
+    kid = root.children.get(a)
+    if kid is not None and kid.proven is not None:
+        return 0.0 - kid.proven
+    return root.W[a] / root.N[a] if root.N[a] > 0 else 0.0
+
+
+def sigma(root: Node, network_value: float, c_visit: float, c_scale: float) -> dict[int, float]:
+    """sigma(completed Q) per legal column: Q of the visited columns, the mixed value for the
+    others, min-max rescaled over the legal columns, times (c_visit + max N) * c_scale."""
+    legal = root.legal_columns()
+    total = sum(root.N)
+    visited = [a for a in legal if root.N[a] > 0]
+    p_visited = sum(root.P[a] for a in visited)
+    mixed = network_value
+    if total > 0 and p_visited > 0:
+        mixed = (network_value + total * sum(root.P[a] * _root_q(root, a) for a in visited) / p_visited) / (1 + total)
+    completed = {a: _root_q(root, a) if root.N[a] > 0 else mixed for a in legal}
+    lo, hi = min(completed.values()), max(completed.values())
+    span = max(hi - lo, 1e-8)
+    scale = (c_visit + max(root.N)) * c_scale
+    return {a: scale * ((v - lo) / span) for a, v in completed.items()}
+
+
+def gumbel_root_choice(root: Node, gumbel, network_value: float, c_visit: float, c_scale: float, want: int) -> int:
+    """The root column of a Gumbel simulation: among the legal columns visited exactly ``want``
+    times, the best by noise + log prior + sigma (lowest column on ties)."""
+    sig = sigma(root, network_value, c_visit, c_scale)
+    best, best_score = None, None
+    for a in root.legal_columns():
+        if root.N[a] != want:
+            continue
+        score = gumbel[a] + math.log(root.P[a]) + sig[a]
+        if best is None or score > best_score:
+            best, best_score = a, score
+    if best is None:
+        raise AssertionError(f"no legal column has {want} visits: the halving schedule is inconsistent")
+    return best
 
 
 def reference_act(visits) -> int:

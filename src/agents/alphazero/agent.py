@@ -52,6 +52,13 @@ AZ_PARAMS = Schema({
     "search_backend": Field("str", None, "tree-search kernels: null (numba on the CPU; on CUDA the numba-cuda "
                             "kernels, or torch without numba-cuda), 'numba', 'cuda' or 'torch' (the portable "
                             "torch-op reference)", nullable=True, choices=("numba", "cuda", "torch")),
+    "search": Field("str", "puct", "root search: 'puct' (AlphaZero: Dirichlet root noise in self-play, visit-count "
+                    "targets) or 'gumbel' (Gumbel root search: Gumbel-top-k sampling, sequential halving, completed-Q "
+                    "policy targets; sound at 4 to 16 simulations; docs/mcts.md)", choices=("puct", "gumbel")),
+    "gumbel_considered": Field("int", 16, "gumbel: root actions sampled (Gumbel-top-k) and halved down", min=1),
+    "gumbel_c_visit": Field("float", 50.0, "gumbel: sigma(q) = (c_visit + max N) * c_scale * q, q rescaled to [0, 1]",
+                            min=0),
+    "gumbel_c_scale": Field("float", 0.1, "gumbel: see gumbel_c_visit", gt=0),
     "solver": Field("bool", True, "MCTS-Solver in the search: proven wins, losses and draws replace estimates in "
                     "the tree; the root plays a proven win by its fastest line and never a proven loss when another "
                     "move exists (docs/mcts.md)"),
@@ -97,7 +104,10 @@ class AlphaZeroAgent:
         self.trained = self.online
         self.mcts = BatchedMCTS(self.game, self.device, params["search_backend"], c_puct=params["c_puct"],
                                 dirichlet_alpha=params["dirichlet_alpha"], noise_eps=params["noise_eps"],
-                                solver=params.get("solver", True))
+                                solver=params.get("solver", True), search=params.get("search", "puct"),
+                                gumbel_considered=params.get("gumbel_considered", 16),
+                                gumbel_c_visit=params.get("gumbel_c_visit", 50.0),
+                                gumbel_c_scale=params.get("gumbel_c_scale", 0.1))
         default = params["act_simulations"] if params["act_simulations"] is not None else params["simulations"]
         self.act_simulations = default if simulations is None else int(simulations)
         self.num_updates = 0

@@ -124,7 +124,9 @@ class AlphaZeroLearner:
         searched), or None (all N, all recorded)."""
         p = self.params
         a = self.agent
-        result = a.search(state, p["simulations"], noise=not deterministic and p["noise_eps"] > 0)
+        # self-play explores through the root noise: Dirichlet (PUCT, unless noise_eps is 0) or Gumbel
+        explore = p["noise_eps"] > 0 or p.get("search", "puct") == "gumbel"
+        result = a.search(state, p["simulations"], noise=not deterministic and explore)
         greedy = a.mcts.act(result, 0.0)
         if deterministic:
             moves = greedy

@@ -42,6 +42,7 @@ to agree to the last visit):
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 from dataclasses import dataclass
 from typing import Callable
@@ -64,6 +65,10 @@ class SearchResult:
     (the network's value of the root) and ``prior`` float32 [N, A] (the root priors searched
     with, noise included); ``legal`` bool [N, A] (the root's legal actions).
 
+    Gumbel root search only (None otherwise): ``gumbel_action`` int64 [N] (the action sequential
+    halving chose) and ``improved_policy`` float32 [N, A] (softmax of log prior + sigma(completed
+    Q) over the legal actions: the training target).
+
     The solver's proofs at the root (MCTS-Solver; all False / 0 when the search ran without it):
     ``solved`` bool [N, A] (the action's outcome is proven), ``exact`` float32 [N, A] (that
     outcome for the root's mover: 1 won, 0 drawn, -1 lost; 0 where not proven), ``plies`` int32
@@ -77,6 +82,8 @@ class SearchResult:
     prior: torch.Tensor
     simulations: int
     legal: torch.Tensor | None = None
+    gumbel_action: torch.Tensor | None = None
+    improved_policy: torch.Tensor | None = None
     solved: torch.Tensor | None = None
     exact: torch.Tensor | None = None
     plies: torch.Tensor | None = None
@@ -111,12 +118,23 @@ class BatchedMCTS:
 
     def __init__(self, game: Game, device: str | torch.device | None, backend: str | None = None,
                  c_puct: float = 1.25, fpu: float = 0.0, dirichlet_alpha: float = 1.0, noise_eps: float = 0.25,
-                 solver: bool = True):
+                 solver: bool = True, search: str = "puct", gumbel_considered: int = 16, gumbel_c_visit: float = 50.0,
+                 gumbel_c_scale: float = 0.1):
         """``solver``: MCTS-Solver (``docs/mcts.md``): proven values replace estimates in the
         tree, and ``act`` plays a proven win by its fastest line and never a proven loss when
-        another move exists."""
+        another move exists. ``search``: ``'puct'`` (AlphaZero's root noise and visit counts) or
+        ``'gumbel'`` (Gumbel root search: Gumbel-top-k sampling of ``gumbel_considered`` root
+        actions, sequential halving, completed-Q targets with sigma's ``gumbel_c_visit`` and
+        ``gumbel_c_scale``; PUCT below the root)."""
+        if search not in ("puct", "gumbel"):
+            raise ValueError(f"search must be 'puct' or 'gumbel', got {search!r}")
+        if gumbel_considered < 1:
+            raise ValueError(f"gumbel_considered must be positive, got {gumbel_considered}")
         self.game = game
         self.solver = bool(solver)
+        self.kind = search
+        self.gumbel_considered = int(gumbel_considered)
+        self.gumbel_c_visit, self.gumbel_c_scale = float(gumbel_c_visit), float(gumbel_c_scale)
         self.device = resolve_device(device)
         self.backend = resolve_search_backend(backend, self.device)
         if dirichlet_alpha <= 0:
@@ -136,8 +154,10 @@ class BatchedMCTS:
         """Search the positions ``state`` (the game's ``State``, int64 [N] words) with
         ``simulations`` simulations each.
 
-        ``noise=True`` mixes Dirichlet noise into the root priors, drawn from ``generator`` (a
-        ``torch.Generator`` on the search's device, or torch's default stream when None)."""
+        ``noise=True`` mixes Dirichlet noise into the root priors (PUCT) or draws the Gumbel
+        noise of the root's actions (Gumbel), from ``generator`` (a ``torch.Generator`` on the
+        search's device, or torch's default stream when None); without noise Gumbel search is
+        deterministic (noise 0)."""
         if simulations < 0:
             raise ValueError(f"simulations must be >= 0, got {simulations}")
         if any(w.dim() != 1 or w.shape != state[0].shape for w in state):
@@ -145,29 +165,71 @@ class BatchedMCTS:
         game = self.game
         state = type(state)(*(w.to(self.device, torch.int64).contiguous() for w in state))
         root_prior, root_value = self._evaluate(evaluate, state)
-        if noise:
-            noise_p = kmt.dirichlet(game.legal_mask(state), self.dirichlet_alpha, generator)
+        legal = game.legal_mask(state)
+        gumbel = None
+        if self.kind == "gumbel":
+            gumbel = self._gumbel_root(root_prior, root_value, legal, simulations, noise, generator)
+        elif noise:
+            noise_p = kmt.dirichlet(legal, self.dirichlet_alpha, generator)
             root_prior = (1.0 - self.noise_eps) * root_prior + self.noise_eps * noise_p
 
         grow = {"numba": self._grow_numba, "torch": self._grow_torch, "cuda": self._grow_cuda}[self.backend]
-        tree = grow(state, evaluate, simulations, root_prior)
+        tree = grow(state, evaluate, simulations, root_prior, gumbel)
         visits, wsum = tree.visits[:, 0].to(torch.int64), tree.wsum[:, 0]
         q = torch.where(visits > 0, wsum / visits.clamp(min=1), 0.0)
         value = wsum.sum(dim=1) / max(simulations, 1)
         proofs = root_proofs(tree) if self.solver else {}
         if proofs:
             value = torch.where(proofs["root_solved"], tree.node_value[:, 0], value)
+        extra = {}
+        if gumbel is not None:
+            extra = self._gumbel_outcome(tree, gumbel, root_prior, root_value, legal)
         return SearchResult(visits=visits, q=q.to(torch.float32), value=value.to(torch.float32),
                             network_value=root_value.to(torch.float32), prior=root_prior.to(torch.float32),
-                            simulations=simulations, legal=game.legal_mask(state), **proofs)
+                            simulations=simulations, legal=legal, **extra, **proofs)
 
-    def _grow_numba(self, state: State, evaluate: Evaluate, simulations: int, root_prior: torch.Tensor):
+    def _gumbel_root(self, root_prior, root_value, legal, simulations: int, noise: bool, generator):
+        """Gumbel root search's inputs to the kernels: ``(root_logits, root_value, considered)``
+        (``kernels.mcts_numba.set_gumbel``): Gumbel(0, 1) noise (0 without ``noise``) + log
+        prior, -inf on illegal actions; per game the schedule of ``min(gumbel_considered,
+        legal actions)`` considered actions."""
+        n, a = legal.shape
+        if noise:
+            u = torch.rand((n, a), dtype=torch.float64, device=legal.device, generator=generator)
+            g = -torch.log(-torch.log(u.clamp(min=1e-300)))
+        else:
+            g = torch.zeros((n, a), dtype=torch.float64, device=legal.device)
+        logits = torch.where(legal & (root_prior > 0), g + torch.log(root_prior.clamp(min=1e-300)), -math.inf)
+        k = self.gumbel_considered
+        table = torch.tensor([kmt.considered_visits(m, max(simulations, 1)) for m in range(k + 1)], dtype=torch.int32,
+                             device=legal.device)
+        m = legal.sum(dim=1).clamp(max=k)
+        return logits, root_value.to(torch.float64), table[m]
+
+    def _gumbel_outcome(self, tree, gumbel, root_prior, root_value, legal) -> dict:
+        """After a Gumbel search: the action sequential halving chose (among the most visited
+        legal actions, the argmax of the root logits + sigma(completed Q); by the logits alone
+        when nothing was visited) and the improved policy (softmax of log prior + sigma)."""
+        logits = gumbel[0]
+        visits = tree.visits[:, 0].to(torch.int64)
+        sigma = kmt.completed_sigma(visits, kmt.root_q(tree), root_prior, root_value, legal, self.gumbel_c_visit,
+                                    self.gumbel_c_scale)
+        top = legal & (visits == visits.amax(dim=1, keepdim=True))
+        action = torch.where(top, logits + sigma, -math.inf).argmax(dim=1)
+        improved = torch.softmax(torch.where(legal & (root_prior > 0), torch.log(root_prior.clamp(min=1e-300)) + sigma,
+                                             -math.inf), dim=1)
+        improved = torch.nan_to_num(improved, nan=0.0)  # a root without legal actions
+        return {"gumbel_action": action, "improved_policy": improved.to(torch.float32)}
+
+    def _grow_numba(self, state: State, evaluate: Evaluate, simulations: int, root_prior: torch.Tensor, gumbel):
         """The numba CPU kernels (numpy views, the game's njit rules); the network sees only the
         leaves that need it. Returns the tree (``kernels.mcts_numba.init_tree``'s arrays as tensors)."""
         game, rules = self.game, self.game.numba_rules()
         n = state[0].shape[0]
         tree = kmn.init_tree(n, simulations, rules, stack_words(state).numpy())
         kmn.set_root(tree, root_prior.numpy())
+        if gumbel is not None:
+            kmn.set_gumbel(tree, *(x.numpy() for x in gumbel), self.gumbel_c_visit, self.gumbel_c_scale)
         for k in range(simulations):
             leaf_words, needs_net = (torch.from_numpy(x) for x in kmn.select_leaves(tree, k, rules, self.c_puct,
                                                                                     self.fpu))
@@ -180,18 +242,20 @@ class BatchedMCTS:
             kmn.expand_and_backup(tree, k, rules, leaf_prior.numpy(), leaf_value.numpy(), self.solver)
         return _as_tensors(tree)
 
-    def _grow_torch(self, state: State, evaluate: Evaluate, simulations: int, root_prior: torch.Tensor):
+    def _grow_torch(self, state: State, evaluate: Evaluate, simulations: int, root_prior: torch.Tensor, gumbel):
         """The torch-op kernels (any device); the network sees every game's leaf."""
         game = self.game
         tree = kmt.init_tree(state[0].shape[0], simulations, game, stack_words(state))
         kmt.set_root(tree, root_prior)
+        if gumbel is not None:
+            kmt.set_gumbel(tree, *gumbel, self.gumbel_c_visit, self.gumbel_c_scale)
         for k in range(simulations):
             leaf_words, _ = kmt.select_leaves(tree, k, game, self.c_puct, self.fpu)
             leaf_prior, leaf_value = self._evaluate(evaluate, game.State(*leaf_words.unbind(1)))
             kmt.expand_and_backup(tree, k, game, leaf_prior, leaf_value, self.solver)
         return tree
 
-    def _grow_cuda(self, state: State, evaluate: Evaluate, simulations: int, root_prior: torch.Tensor):
+    def _grow_cuda(self, state: State, evaluate: Evaluate, simulations: int, root_prior: torch.Tensor, gumbel):
         """The numba-cuda kernels (``kernels.mcts_cuda``): per simulation one select launch, the
         network on every game's leaf (``tree.leaf_state``, written in place by the launch), one
         backup launch that softmaxes the raw logits itself: no other op."""
@@ -200,6 +264,8 @@ class BatchedMCTS:
         game, rules = self.game, self.game.numba_rules()
         tree = kmc.init_tree(state[0].shape[0], simulations, rules, stack_words(state), game.State)
         kmc.set_root(tree, root_prior)
+        if gumbel is not None:
+            kmc.set_gumbel(tree, *gumbel, self.gumbel_c_visit, self.gumbel_c_scale)
         for k in range(simulations):
             kmc.select_leaves(tree, k, rules, self.c_puct, self.fpu)
             logits, value = evaluate(tree.leaf_state)
@@ -232,7 +298,12 @@ class BatchedMCTS:
                                 keep.to(torch.float64))
         weights = torch.where(visits.sum(dim=1, keepdim=True) > 0, visits, prior)
         best = weights.argmax(dim=1)  # first maximum: lowest index on ties
-        if temperature == 0:
+        if result.gumbel_action is not None:  # Gumbel: the search's choice (its noise is the sampling)
+            chosen = result.gumbel_action
+            if result.solved is not None and result.legal is not None:
+                ok = keep.gather(1, chosen.unsqueeze(1)).squeeze(1)
+                chosen = torch.where(ok, chosen, best)
+        elif temperature == 0:
             chosen = best
         else:
             # scaled by the row maximum first, so that large 1 / temperature does not overflow
@@ -257,6 +328,8 @@ class BatchedMCTS:
         from: a proven win's winning moves only; otherwise the moves not proven lost (all moves,
         when every one is proven lost), each renormalised to sum to 1."""
         visits = result.visits.to(torch.float32)
+        if result.improved_policy is not None:  # Gumbel: the improved policy in place of the visits
+            visits = result.improved_policy
         if result.solved is not None and result.legal is not None:
             won = result.solved & (result.exact > 0)
             lost = result.solved & (result.exact < 0)
@@ -265,6 +338,8 @@ class BatchedMCTS:
             visits = torch.where(kept.sum(dim=1, keepdim=True) > 0, kept, visits)
             total = visits.sum(dim=1, keepdim=True)
             return torch.where(total > 0, visits / total.clamp(min=1e-30), 0.0)
+        if result.improved_policy is not None:
+            return visits
         return visits / max(result.simulations, 1)
 
 
