@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--solver", choices=("on", "off"), default=None,
                     help="a search agent's MCTS-Solver (proven values in the search, docs/mcts.md) on or off "
                          "(default: the checkpoint's, on unless it was trained with solver: false)")
+    ap.add_argument("--search", choices=("puct", "gumbel"), default=None,
+                    help="a search agent's root search: puct or gumbel (docs/mcts.md; default: the checkpoint's)")
     args = ap.parse_args(argv)
     if args.games < 1:
         ap.error(f"--games must be positive, got {args.games}")
@@ -87,10 +89,13 @@ def main(argv: list[str] | None = None) -> int:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("--device", "CUDA is not available on this machine")
         player = load_player(args.player, device, seed=args.seed, simulations=args.simulations)
+        for flag, value in (("--solver", args.solver), ("--search", args.search)):
+            if value is not None and getattr(player.agent, "mcts", None) is None:
+                raise ConfigError(flag, f"{player.label} does not search")
         if args.solver is not None:
-            if getattr(player.agent, "mcts", None) is None:
-                raise ConfigError("--solver", f"{player.label} does not search")
             player.agent.mcts.solver = args.solver == "on"
+        if args.search is not None:
+            player.agent.mcts.kind = args.search
         game = player.game
         entry = GAMES[game.game_id]
         opponents = validate_eval_opponents(opponent_specs, "--opponents", Path("."),

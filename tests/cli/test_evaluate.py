@@ -61,6 +61,9 @@ def test_the_perfect_player_scores_one_and_games_still_work(capsys):
     (["CKPT", "--opening-plies", "17"], "--opening-plies must be from 0 to 16"),
     (["CKPT", "--accuracy", "5", "--simulations", "8"], "a dqn agent does not search"),
     (["perfect", "--accuracy", "5", "--simulations", "8"], "--simulations applies to a search agent"),
+    (["CKPT", "--accuracy", "5", "--search", "gumbel"], "--search: "),
+    (["CKPT", "--accuracy", "5", "--solver", "off"], "does not search"),
+    (["CKPT", "--accuracy", "5", "--search", "mcts"], "invalid choice: 'mcts'"),
 ])
 def test_bad_arguments_are_one_line_errors(checkpoint, argv, message, capsys):  # noqa: F811
     from src.cli.evaluate import main
@@ -109,6 +112,27 @@ def test_simulations_overrides_the_search_of_an_alphazero_checkpoint(az_checkpoi
     assert "6 games per opponent (half with agent first, each pair from its own 3-ply random opening)" in out
     assert main([str(az_checkpoint), "--accuracy", "20", "--simulations", "-1"]) == 2
     assert "non-negative" in capsys.readouterr().err
+
+
+def test_search_and_solver_flags_override_the_checkpoints_search(az_checkpoint, monkeypatch, capsys):
+    from src.agents.alphazero.mcts import BatchedMCTS
+    from src.cli.evaluate import main
+
+    seen = []
+    search = BatchedMCTS.search
+
+    def spy(self, *args, **kwargs):
+        seen.append((self.kind, self.solver))
+        return search(self, *args, **kwargs)
+
+    monkeypatch.setattr(BatchedMCTS, "search", spy)
+    assert main([str(az_checkpoint), "--accuracy", "10", "--simulations", "2"]) == 0
+    assert set(seen) == {("puct", True)}  # the checkpoint's own (the defaults)
+    seen.clear()
+    assert main([str(az_checkpoint), "--accuracy", "10", "--simulations", "2", "--search", "gumbel",
+                 "--solver", "off"]) == 0
+    assert seen and set(seen) == {("gumbel", False)}
+    assert rows(capsys.readouterr().out)["4-24"]["n"] == 10
 
 
 PONS_ROW = re.compile(r"^\s+(\S+)\s+(Test_L\d_R\d)\s+(\d+)\s+([\d.]+) \[([\d.]+), ([\d.]+)\]\s+([\d.]+) \[([\d.]+), ([\d.]+)\]")
