@@ -61,7 +61,7 @@ def test_the_perfect_player_scores_one_and_games_still_work(capsys):
     (["CKPT", "--opening-plies", "17"], "--opening-plies must be from 0 to 16"),
     (["CKPT", "--accuracy", "5", "--simulations", "8"], "a dqn agent does not search"),
     (["perfect", "--accuracy", "5", "--simulations", "8"], "--simulations applies to a search agent"),
-    (["CKPT", "--accuracy", "5", "--search", "gumbel"], "--search: "),
+    (["CKPT", "--accuracy", "5", "--search", "gumbel"], "'--search': "),
     (["CKPT", "--accuracy", "5", "--solver", "off"], "does not search"),
     (["CKPT", "--accuracy", "5", "--search", "mcts"], "invalid choice: 'mcts'"),
 ])
