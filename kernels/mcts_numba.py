@@ -120,6 +120,16 @@ def tree_steps(jit, rules) -> SimpleNamespace:
     num_actions, num_words = rules.num_actions, rules.num_words
 
     @jit
+    def edge_q(visits, wsum, children, solved, node_value, i, node, a):
+        """The value of the visited action ``a`` of node ``node`` for its mover: exact into a
+        solved child (``-node_value`` of the child), else W / N. (A child exists once its edge
+        is visited, so callers complete the unvisited ones: fpu, Gumbel's mixed value.)"""
+        child = children[i, node, a]
+        if child >= 0 and solved[i, child]:
+            return np.float64(0.0) - node_value[i, child]
+        return wsum[i, node, a] / visits[i, node, a]
+
+    @jit
     def best_action(prior, visits, wsum, words, children, solved, node_value, i, node, c_puct, fpu):
         """PUCT argmax over the legal actions of one node, lowest index on ties (-1: none legal).
 
@@ -136,25 +146,11 @@ def tree_steps(jit, rules) -> SimpleNamespace:
             if not is_legal(words, i, node, a):
                 continue
             n = visits[i, node, a]
-            child = children[i, node, a]
-            if child >= 0 and solved[i, child]:
-                q = np.float64(0.0) - node_value[i, child]
-            else:
-                q = wsum[i, node, a] / n if n > 0 else fpu
+            q = edge_q(visits, wsum, children, solved, node_value, i, node, a) if n > 0 else fpu
             score = q + c_puct * prior[i, node, a] * root_term / np.float64(1 + n)
             if best < 0 or score > best_score:
                 best, best_score = a, score
         return best
-
-    @jit
-    def root_q(visits, wsum, children, solved, node_value, i, a):
-        """The root's value of action ``a`` for its mover: exact into a solved child, else W / N
-        (0 when unvisited: callers complete it)."""
-        child = children[i, 0, a]
-        if child >= 0 and solved[i, child]:
-            return np.float64(0.0) - node_value[i, child]
-        n = visits[i, 0, a]
-        return wsum[i, 0, a] / n if n > 0 else np.float64(0.0)
 
     @jit
     def gumbel_root_action(i, k, root_logits, root_value, considered, c_visit, c_scale, words, children, prior,
@@ -176,7 +172,7 @@ def tree_steps(jit, rules) -> SimpleNamespace:
                 maxn = n
             if n > 0:
                 psum += prior[i, 0, a]
-                pq += prior[i, 0, a] * root_q(visits, wsum, children, solved, node_value, i, a)
+                pq += prior[i, 0, a] * edge_q(visits, wsum, children, solved, node_value, i, 0, a)
         mixed = np.float64(root_value[i])
         if nsum > 0 and psum > 0:
             mixed = (mixed + np.float64(nsum) * (pq / psum)) / np.float64(1 + nsum)
@@ -184,7 +180,7 @@ def tree_steps(jit, rules) -> SimpleNamespace:
         hi = -np.inf
         for a in range(num_actions):
             if is_legal(words, i, 0, a):
-                q = root_q(visits, wsum, children, solved, node_value, i, a) if visits[i, 0, a] > 0 else mixed
+                q = edge_q(visits, wsum, children, solved, node_value, i, 0, a) if visits[i, 0, a] > 0 else mixed
                 lo = min(lo, q)
                 hi = max(hi, q)
         span = max(hi - lo, np.float64(1e-8))
@@ -195,7 +191,7 @@ def tree_steps(jit, rules) -> SimpleNamespace:
         for a in range(num_actions):
             if visits[i, 0, a] != want or not is_legal(words, i, 0, a):
                 continue
-            q = root_q(visits, wsum, children, solved, node_value, i, a) if visits[i, 0, a] > 0 else mixed
+            q = edge_q(visits, wsum, children, solved, node_value, i, 0, a) if visits[i, 0, a] > 0 else mixed
             score = root_logits[i, a] + scale * ((q - lo) / span)
             if best < 0 or score > best_score:
                 best, best_score = a, score

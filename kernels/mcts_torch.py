@@ -55,16 +55,34 @@ def set_gumbel(tree: SimpleNamespace, root_logits: torch.Tensor, root_value: tor
     tree.gumbel = SimpleNamespace(on=True, c_visit=float(c_visit), c_scale=float(c_scale))
 
 
+def child_values(tree: SimpleNamespace, games: torch.Tensor, node: torch.Tensor):
+    """The children of node ``node`` (int64 [n], one per game of ``games``): ``(kids, solved,
+    exact)``, int64 [n, A] the child nodes (-1: none yet), bool [n, A] where the child exists
+    and is solved, float64 [n, A] minus the child's value (the action's exact value for the
+    node's mover where solved; read at child 0 where there is none)."""
+    kids = tree.children[games, node].long()
+    at = kids.clamp(min=0)
+    g1 = games.unsqueeze(1)
+    return kids, (kids >= 0) & tree.solved[g1, at], 0.0 - tree.node_value[g1, at]
+
+
+def root_games(tree: SimpleNamespace):
+    """``(games, root)``: int64 [n] each, every game and its root node (0), for ``child_values``
+    on any backend's tree (the numba tree's arrays as tensors have no ``games``)."""
+    games = getattr(tree, "games", None)
+    if games is None:
+        games = torch.arange(tree.children.shape[0], device=tree.children.device)
+    return games, torch.zeros_like(games)
+
+
 def root_q(tree: SimpleNamespace) -> torch.Tensor:
     """float64 [n, A]: the root's value of each action for its mover: exact into a solved child,
-    else W / N, 0 when unvisited (as ``kernels.mcts_numba``'s ``root_q``)."""
-    kids = tree.children[:, 0].long()
-    at = kids.clamp(min=0)
-    exact = (kids >= 0) & tree.solved.gather(1, at)
+    else W / N, 0 when unvisited (as ``kernels.mcts_numba``'s ``edge_q``)."""
+    _, exact, value = child_values(tree, *root_games(tree))
     n = tree.visits[:, 0]
     w = tree.wsum[:, 0]
     plain = torch.where(n > 0, w / n.clamp(min=1).to(torch.float64), 0.0)
-    return torch.where(exact, 0.0 - tree.node_value.gather(1, at), plain)
+    return torch.where(exact, value, plain)
 
 
 def completed_sigma(visits: torch.Tensor, q: torch.Tensor, prior: torch.Tensor, root_value: torch.Tensor,
@@ -127,11 +145,9 @@ def select_leaves(tree: SimpleNamespace, k: int, game, c_puct: float, fpu: float
     for d in range(min(k + 1, game.max_plies)):
         legal = game.legal_mask(state_of(t.words[games, node]))
         p, n, w = t.prior[games, node], t.visits[games, node], t.wsum[games, node]
-        kids = t.children[games, node].long()  # [n, A]
-        at = kids.clamp(min=0)
-        exact = (kids >= 0) & t.solved[games.unsqueeze(1), at]
+        kids, exact, value = child_values(t, games, node)
         nf = n.to(torch.float64)
-        q = torch.where(exact, 0.0 - t.node_value[games.unsqueeze(1), at], torch.where(n > 0, w / nf, fpu))
+        q = torch.where(exact, value, torch.where(n > 0, w / nf, fpu))
         root_term = torch.sqrt((1 + n.sum(dim=1, dtype=torch.int64)).to(torch.float64)).unsqueeze(1)
         score = q + c_puct * p * root_term / (1 + nf)
         a = torch.where(legal, score, -math.inf).argmax(dim=1)  # first maximum: lowest index on ties
@@ -204,6 +220,7 @@ def _backup_proving(t: SimpleNamespace, v: torch.Tensor, levels: int) -> None:
     its parent is tried for a proof, and a parent proven passes its exact value up."""
     games = t.games
     g1 = games.unsqueeze(1)
+    big = torch.iinfo(torch.int32).max
     up = v  # the value of the current edge's child for its mover
     proven = t.solved[games, t.leaf_node.clamp(min=0)] & (t.depth > 0)
     for d in range(levels - 1, -1, -1):
@@ -213,13 +230,9 @@ def _backup_proving(t: SimpleNamespace, v: torch.Tensor, levels: int) -> None:
         t.wsum[games, s, a] += torch.where(live, -up, 0.0)
         # levels below a game's path (d >= its depth) are not its own: its flag waits for its leaf's edge
         trying = proven & live
-        kids = t.children[games, s].long()
-        at = kids.clamp(min=0)
-        done = (kids >= 0) & t.solved[g1, at]
-        ev = 0.0 - t.node_value[g1, at]
-        pl = t.plies[g1, at]
+        kids, done, ev = child_values(t, games, s)
+        pl = t.plies[g1, kids.clamp(min=0)]
         wins = done & (ev == 1.0)
-        big = torch.iinfo(torch.int32).max
         win_plies = torch.where(wins, pl, big).amin(dim=1)
         rest = done & ~wins
         best = torch.where(rest, ev, -2.0).amax(dim=1)

@@ -16,7 +16,7 @@ from tests.agents.mcts_cuda_sim import hashed_net as words_net
 from tests.agents.mcts_cuda_sim import random_positions as game_positions
 from tests.agents.reference_mcts import halving_schedule, reference_search
 from tests.agents.test_mcts import G, hashed_net, uniform_net
-from tests.agents.test_mcts_solver import late_positions, reference_net
+from tests.agents.test_mcts_solver import reference_net
 from tests.opponents import helpers as opponent_helpers
 
 BACKENDS = ["numba", "torch"]

@@ -125,7 +125,7 @@ class AlphaZeroLearner:
         p = self.params
         a = self.agent
         # self-play explores through the root noise: Dirichlet (PUCT, unless noise_eps is 0) or Gumbel
-        explore = p["noise_eps"] > 0 or p.get("search", "puct") == "gumbel"
+        explore = p["noise_eps"] > 0 or p["search"] == "gumbel"
         result = a.search(state, p["simulations"], noise=not deterministic and explore)
         greedy = a.mcts.act(result, 0.0)
         if deterministic:

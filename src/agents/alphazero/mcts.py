@@ -135,6 +135,7 @@ class BatchedMCTS:
         self.kind = search
         self.gumbel_considered = int(gumbel_considered)
         self.gumbel_c_visit, self.gumbel_c_scale = float(gumbel_c_visit), float(gumbel_c_scale)
+        self._tables: dict = {}  # (simulations, device) -> the halving table
         self.device = resolve_device(device)
         self.backend = resolve_search_backend(backend, self.device)
         if dirichlet_alpha <= 0:
@@ -200,11 +201,20 @@ class BatchedMCTS:
         else:
             g = torch.zeros((n, a), dtype=torch.float64, device=legal.device)
         logits = torch.where(legal & (root_prior > 0), g + torch.log(root_prior.clamp(min=1e-300)), -math.inf)
-        k = self.gumbel_considered
-        table = torch.tensor([kmt.considered_visits(m, max(simulations, 1)) for m in range(k + 1)], dtype=torch.int32,
-                             device=legal.device)
-        m = legal.sum(dim=1).clamp(max=k)
-        return logits, root_value.to(torch.float64), table[m]
+        m = legal.sum(dim=1).clamp(max=self.gumbel_considered)
+        return logits, root_value.to(torch.float64), self._halving_table(simulations, legal.device)[m]
+
+    def _halving_table(self, simulations: int, device) -> torch.Tensor:
+        """int32 [gumbel_considered + 1, max(simulations, 1)]: row m is the schedule of m considered
+        actions (``kernels.mcts_torch.considered_visits``), built once per budget and device:
+        every self-play ply searches with the same budget."""
+        key = (simulations, str(device))
+        table = self._tables.get(key)
+        if table is None:
+            rows = [kmt.considered_visits(m, max(simulations, 1)) for m in range(self.gumbel_considered + 1)]
+            table = torch.tensor(rows, dtype=torch.int32, device=device)
+            self._tables[key] = table
+        return table
 
     def _gumbel_outcome(self, tree, gumbel, root_prior, root_value, legal) -> dict:
         """After a Gumbel search: the action sequential halving chose (among the most visited
@@ -353,9 +363,7 @@ def _as_tensors(tree):
 def root_proofs(tree) -> dict:
     """The solver's proofs at the roots of ``tree`` (any backend's arrays as tensors): the
     ``SearchResult`` fields ``solved``, ``exact``, ``plies`` [N, A] and ``root_solved`` [N]."""
-    kids = tree.children[:, 0].long()
-    at = kids.clamp(min=0)
-    solved = (kids >= 0) & tree.solved.gather(1, at)
-    exact = torch.where(solved, 0.0 - tree.node_value.gather(1, at), 0.0).to(torch.float32)
-    plies = torch.where(solved, tree.plies.gather(1, at) + 1, 0).to(torch.int32)
+    kids, solved, value = kmt.child_values(tree, *kmt.root_games(tree))
+    exact = torch.where(solved, value, 0.0).to(torch.float32)
+    plies = torch.where(solved, tree.plies.gather(1, kids.clamp(min=0)) + 1, 0).to(torch.int32)
     return {"solved": solved, "exact": exact, "plies": plies, "root_solved": tree.solved[:, 0].clone()}
