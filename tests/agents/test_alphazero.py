@@ -68,7 +68,7 @@ def test_value_targets_mix_the_outcome_with_the_search_value_by_value_target_q_w
                         torch.tensor([0.5, -0.5]), None, agent_seat=(ply % 2 == 0))
     learner.on_game_end(torch.tensor([True, True]), torch.tensor([1.0, 0.0]))  # game 0 won, game 1 drawn
     seen = []
-    monkeypatch.setattr(learner.agent, "update", lambda obs, legal, policy, value: (
+    monkeypatch.setattr(learner.agent, "update", lambda obs, legal, policy, value, *reply: (
         seen.append(value.clone()), (torch.zeros(()),) * 3)[1])
     learner.learn()
     values = set(torch.cat(seen).tolist())

@@ -45,6 +45,13 @@ AZ_PARAMS = Schema({
                                   "trained on (0: every move is searched)", min=0),
     "value_target_q_weight": Field("float", 0.0, "value target = (1 - w) x the game's outcome + w x the root "
                                    "search's value (both from the mover's side); 0: the outcome alone", min=0, max=1),
+    "position_averaging": Field("str", "off", "replay targets of duplicate positions: 'off'; 'average' (each sampled "
+                                "position's policy, outcome and search value are the means over its copies in the "
+                                "replay); 'merge' (averaged, and the copies count once: positions are drawn uniformly "
+                                "over the distinct ones)", choices=("off", "average", "merge")),
+    "reply_loss_weight": Field("float", 0.0, "weight of an auxiliary head's loss: the network also predicts the "
+                               "opponent's reply (cross-entropy against the search's policy at the next ply of the "
+                               "game, self-play only); 0: no such head", min=0),
     "value_loss_weight": Field("float", 1.0, "weight of the value loss against the policy loss", min=0),
     "mirror_augment": Field("bool", True, "augment each minibatch sample with one of the game's board symmetries, drawn "
                             "uniformly (Connect4: the left-right mirror on half of them)"),
@@ -96,7 +103,8 @@ class AlphaZeroAgent:
         self.features = params.get("features", "planes")
         self.generator = seeded_generator(self.device, seed)
         self.online = PolicyValueNet(self.observation_shape, num_actions, params["channels"], params["blocks"],
-                                     self.features, params["value_hidden"]).to(self.device)
+                                     self.features, params["value_hidden"],
+                                     reply_head=params.get("reply_loss_weight", 0.0) > 0).to(self.device)
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=params["learning_rate"],
                                           weight_decay=params["weight_decay"])
         # the module the loss is computed through: ``online``, or it in DistributedDataParallel
@@ -163,16 +171,28 @@ class AlphaZeroAgent:
     def learning_rate(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
-    def update(self, obs: torch.Tensor, legal: torch.Tensor, policy: torch.Tensor, value: torch.Tensor):
+    def update(self, obs: torch.Tensor, legal: torch.Tensor, policy: torch.Tensor, value: torch.Tensor,
+               reply: torch.Tensor | None = None, reply_ok: torch.Tensor | None = None):
         """One gradient step: cross-entropy of the policy against the search's visit distribution
         ``policy`` (float32 [B, cols]) over legal columns, plus ``value_loss_weight`` x the squared
-        error of the value against the game's outcome ``value`` (float32 [B], mover's side).
-        Returns (loss, policy loss, value loss) as 0-d tensors, not synchronised."""
-        logits, v = self.trained(obs)
+        error of the value against the game's outcome ``value`` (float32 [B], mover's side), plus,
+        with ``reply_loss_weight``, that weight x the reply head's cross-entropy against ``reply``
+        (float32 [B, cols], the opponent's search policy at the next ply) over the samples
+        ``reply_ok`` (bool [B]: the game went on). Returns (loss, policy loss, value loss) as 0-d
+        tensors, not synchronised."""
+        w_reply = self.params.get("reply_loss_weight", 0.0)
+        if w_reply > 0 and reply is not None:
+            logits, v, reply_logits = self.trained(obs, reply=True)
+        else:
+            (logits, v), reply_logits = self.trained(obs), None
         logp = F.log_softmax(logits.masked_fill(~legal, -1e9), dim=1)
         policy_loss = -(policy * logp).sum(dim=1).mean()
         value_loss = F.mse_loss(v, value)
         loss = policy_loss + self.params["value_loss_weight"] * value_loss
+        if reply_logits is not None:
+            ce = -(reply * F.log_softmax(reply_logits, dim=1)).sum(dim=1)
+            ok = reply_ok.to(ce.dtype)
+            loss = loss + w_reply * (ce * ok).sum() / ok.sum().clamp(min=1)
         gradient_step(self, loss)
         return loss.detach(), policy_loss.detach(), value_loss.detach()
 

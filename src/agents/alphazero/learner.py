@@ -24,12 +24,22 @@ class PositionReplay:
     [A], value int8 (the outcome), q float16 (the root search's value)) on the agent's device."""
 
     def __init__(self, capacity: int, num_actions: int, device: torch.device, seed: int | None,
-                 state_fields: tuple[str, ...]):
+                 state_fields: tuple[str, ...], averaging: str = "off", reply: bool = False):
+        """``averaging`` (``position_averaging``): 'off'; 'average': a sampled position's targets
+        (policy, outcome, search value) are the means over every copy of that position in the ring;
+        'merge': the copies also count once, a sample drawn uniformly over the distinct positions."""
+        if averaging not in ("off", "average", "merge"):
+            raise ValueError(f"unknown position averaging {averaging!r}")
+        self.fields, self.averaging = tuple(state_fields), averaging
+        self._groups = None  # the distinct positions of the ring (``_group``), None: to be recomputed
         self.capacity, self.device = int(capacity), torch.device(device)
         self.storage = {**{f: torch.zeros(self.capacity, dtype=torch.int64, device=self.device) for f in state_fields},
                         "policy": torch.zeros((self.capacity, num_actions), dtype=torch.float16, device=self.device),
                         "value": torch.zeros(self.capacity, dtype=torch.int8, device=self.device),
                         "q": torch.zeros(self.capacity, dtype=torch.float16, device=self.device)}
+        if reply:  # the opponent's search policy at the next ply, and whether there was one
+            self.storage["reply"] = torch.zeros((self.capacity, num_actions), dtype=torch.float16, device=self.device)
+            self.storage["reply_ok"] = torch.zeros(self.capacity, dtype=torch.bool, device=self.device)
         self.ptr = self.size = 0
         self.generator = seeded_generator(self.device, seed)
 
@@ -48,10 +58,55 @@ class PositionReplay:
             buf[idx] = items[k].to(buf.dtype)
         self.ptr = (self.ptr + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
+        self._groups = None
 
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
-        idx = torch.randint(0, self.size, (batch_size,), device=self.device, generator=self.generator)
-        return {k: v[idx] for k, v in self.storage.items()}
+        """``batch_size`` positions drawn uniformly (with replacement) from the ring, or, with
+        'merge' averaging, from its distinct positions; their targets averaged over their copies
+        unless averaging is 'off'."""
+        if self.averaging == "off":
+            idx = torch.randint(0, self.size, (batch_size,), device=self.device, generator=self.generator)
+            return {k: v[idx] for k, v in self.storage.items()}
+        if self._groups is None:
+            self._groups = self._group()
+        group_of, representative, count, means = self._groups
+        if self.averaging == "average":
+            idx = torch.randint(0, self.size, (batch_size,), device=self.device, generator=self.generator)
+            g = group_of[idx]
+        else:  # merge: a distinct position uniformly (no host sync: the count stays on the device)
+            u = torch.rand(batch_size, device=self.device, generator=self.generator, dtype=torch.float64)
+            g = (u * count).long().clamp(max=self.size - 1)
+            idx = representative[g]
+        return {**{k: v[idx] for k, v in self.storage.items()}, **{k: m[g] for k, m in means.items()}}
+
+    def _group(self):
+        """The ring's distinct positions, by a lexicographic sort of the state words: (group of
+        each slot int64 [size], one slot of each group int64 [size] (the first ``count`` rows
+        valid), the number of groups (0-d int64), the targets' means per group: policy float32
+        [size, A], value and q float32 [size])."""
+        n = self.size
+        order = torch.arange(n, device=self.device)
+        for f in reversed(self.fields):  # stable sorts, last word first: lexicographic order
+            order = order[torch.sort(self.storage[f][:n][order], stable=True).indices]
+        new = torch.zeros(n, dtype=torch.bool, device=self.device)
+        new[0] = True
+        for f in self.fields:
+            w = self.storage[f][:n][order]
+            new[1:] |= w[1:] != w[:-1]
+        sorted_group = torch.cumsum(new.to(torch.int64), 0) - 1
+        group_of = torch.empty(n, dtype=torch.int64, device=self.device)
+        group_of[order] = sorted_group
+        representative = torch.zeros(n, dtype=torch.int64, device=self.device)
+        representative[sorted_group[new]] = order[new]
+        count = sorted_group[-1] + 1
+        size = torch.zeros(n, dtype=torch.float32, device=self.device).index_add_(
+            0, group_of, torch.ones(n, dtype=torch.float32, device=self.device))
+        means = {}
+        for k in ("policy", "value", "q"):
+            v = self.storage[k][:n].float()
+            total = torch.zeros((n, *v.shape[1:]), dtype=torch.float32, device=self.device).index_add_(0, group_of, v)
+            means[k] = total / size.clamp(min=1).view(-1, *([1] * (v.dim() - 1)))
+        return group_of, representative, count, means
 
     def state_dict(self) -> dict:
         return {"storage": {k: v[:self.size].cpu() if self.size < self.capacity else v.cpu()
@@ -63,6 +118,7 @@ class PositionReplay:
             self.storage[k][:v.shape[0]] = v.to(self.device)
         self.ptr, self.size = state["ptr"], state["size"]
         self.generator.set_state(state["generator"].cpu())
+        self._groups = None
 
 
 class AlphaZeroLearner:
@@ -75,7 +131,8 @@ class AlphaZeroLearner:
         self.fields = rules.State._fields
         self.agent = AlphaZeroAgent(params, game.observation_shape, game.num_actions, device, seed=agent_seed,
                                     game=rules)
-        self.replay = PositionReplay(params["replay_buffer_size"], rules.num_actions, device, replay_seed, self.fields)
+        self.replay = PositionReplay(params["replay_buffer_size"], rules.num_actions, device, replay_seed, self.fields,
+                                     params["position_averaging"], reply=params["reply_loss_weight"] > 0)
         n, length = game.num_envs, rules.max_plies
         self.num_envs = n
         # positions of the running games (one [N, length] tensor per state word), until each game's outcome is known
@@ -158,8 +215,15 @@ class AlphaZeroLearner:
         valid = (torch.arange(self.p_policy.shape[1], device=self.device)[None, :] < self.p_len[:, None]) & done[:, None]
         outcome = reward.sign().to(torch.int8)[:, None]
         value = torch.where(self.p_agent, outcome, -outcome)
-        self.replay.add({**{f: buf[valid] for f, buf in self.p_state.items()}, "policy": self.p_policy[valid],
-                         "value": value[valid], "q": self.p_q[valid]})
+        items = {**{f: buf[valid] for f, buf in self.p_state.items()}, "policy": self.p_policy[valid],
+                 "value": value[valid], "q": self.p_q[valid]}
+        if "reply" in self.replay.storage:  # in self-play the next recorded ply is the opponent's reply
+            reply = torch.zeros_like(self.p_policy)
+            reply[:, :-1] = self.p_policy[:, 1:]
+            length = self.p_policy.shape[1]
+            has_next = torch.arange(length, device=self.device)[None, :] < (self.p_len[:, None] - 1)
+            items["reply"], items["reply_ok"] = reply[valid], (has_next & self.self_play)[valid]
+        self.replay.add(items)
         self.p_len = torch.where(done, 0, self.p_len)
         self._draw_openings(done)
 
@@ -196,10 +260,14 @@ class AlphaZeroLearner:
             policy, value = s["policy"].float(), s["value"].float()
             if p["value_target_q_weight"] > 0:
                 value = torch.lerp(value, s["q"].float(), p["value_target_q_weight"])
+            reply = s["reply"].float() if "reply" in s else None
             if p["mirror_augment"]:  # the game's symmetries: one drawn per sample (Connect4: the mirror on half)
                 k = draw_symmetries(value.shape[0], len(self.game.symmetries), self.device, self.replay.generator)
-                (obs,), _, (legal, policy) = apply_symmetries(self.game, k, obs=[obs], per_action=[legal, policy])
-            loss, pl, vl = self.agent.update(obs, legal, policy, value)
+                per_action = [legal, policy] + ([reply] if reply is not None else [])
+                (obs,), _, per_action = apply_symmetries(self.game, k, obs=[obs], per_action=per_action)
+                legal, policy = per_action[:2]
+                reply = per_action[2] if reply is not None else None
+            loss, pl, vl = self.agent.update(obs, legal, policy, value, reply, s.get("reply_ok"))
             self.loss_sum += loss
             self.policy_loss_sum += pl
             self.value_loss_sum += vl

@@ -29,7 +29,7 @@ class PolicyValueNet(nn.Module):
     """
 
     def __init__(self, observation_shape: tuple[int, int, int], num_actions: int, channels: int = 32,
-                 blocks: int = 2, features: str = "planes", value_hidden: int = 64):
+                 blocks: int = 2, features: str = "planes", value_hidden: int = 64, reply_head: bool = False):
         super().__init__()
         if features not in FEATURES:
             raise ValueError(f"unknown features {features!r}; expected one of {', '.join(FEATURES)}")
@@ -43,11 +43,20 @@ class PolicyValueNet(nn.Module):
         self.value_conv = nn.Conv2d(channels, 1, 1)
         self.value_fc1 = nn.Linear(rows * cols, value_hidden)
         self.value_fc2 = nn.Linear(value_hidden, 1)
+        if reply_head:  # an auxiliary policy head: the opponent's reply (its search's policy at the next ply)
+            self.reply_conv = nn.Conv2d(channels, 2, 1)
+            self.reply_fc = nn.Linear(2 * rows * cols, num_actions)
+        self.reply_head = reply_head
 
-    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, obs: torch.Tensor, reply: bool = False):
+        """(logits, value); with ``reply`` (a network built with ``reply_head``) also the reply
+        head's logits float32 [N, A], the opponent's move in the position after this one."""
         if self.features == "threats" and obs.shape[1] == 2:  # 5-plane input is already expanded
             obs = threat_planes(obs)
         x = self.tower(F.relu(self.stem(obs)))
         logits = self.policy_fc(F.relu(self.policy_conv(x)).flatten(1))
         v = F.relu(self.value_fc1(F.relu(self.value_conv(x)).flatten(1)))
-        return logits, torch.tanh(self.value_fc2(v)).squeeze(1)
+        value = torch.tanh(self.value_fc2(v)).squeeze(1)
+        if reply:
+            return logits, value, self.reply_fc(F.relu(self.reply_conv(x)).flatten(1))
+        return logits, value
