@@ -158,3 +158,78 @@ def test_bad_values_are_config_errors_naming_the_key(params, key):
     with pytest.raises(ConfigError) as err:
         validate_config(az_config(params))
     assert key in str(err.value)
+
+
+# -- value_length_penalty: the outcome shrunk by the plies left to the game's end ----------------
+
+W = 0.5
+
+
+def _play_and_record(learner, columns, record):
+    """Plays ``columns`` from the empty board in one game, recording the positions whose ply
+    ``record(ply)`` accepts (the mover's seat: to_move 0); returns the last move's reward and done."""
+    game = learner.game
+    state = game.init(1)
+    for ply, c in enumerate(columns):
+        if record(ply):
+            learner._record(state, torch.full((1, 7), 1 / 7), torch.zeros(1), None, game.to_move(state) == 0)
+        state, reward, done, _ = game.play(state, torch.tensor([c]))
+    return reward, done
+
+
+def test_self_play_values_shrink_with_the_plies_to_the_end():
+    learner = learner_for(1, value_length_penalty=W, random_opening_plies=0)
+    learner.self_play = True
+    columns = [0, 1, 0, 1, 0, 1, 5, 2, 0]  # the first player completes column 0 with the 9th ply
+    reward, done = _play_and_record(learner, columns, lambda ply: ply >= 2)  # plies 0-1: a random opening
+    assert bool(done[0]) and float(reward[0]) == 1.0
+    learner.on_game_end(done, reward)
+    values = learner.replay.storage["value"][:len(learner.replay)].float()
+    assert learner.replay.storage["value"].dtype == torch.float16
+    want = [(1 if ply % 2 == 0 else -1) * (1 - W * (9 - ply) / 42) for ply in range(2, 9)]
+    assert torch.allclose(values, torch.tensor(want), atol=1e-3), (values, want)
+
+
+def test_against_an_opponent_a_lost_game_ends_one_ply_after_the_agents_last_position():
+    learner = learner_for(1, value_length_penalty=W, random_opening_plies=0)
+    learner.self_play = False
+    columns = [0, 1, 2, 1, 3, 1, 5, 1]  # the opponent (second) completes column 1 with the 8th ply
+    reward, done = _play_and_record(learner, columns, lambda ply: ply % 2 == 0)
+    assert bool(done[0]) and float(reward[0]) == 1.0  # the mover of the last ply won: the agent lost
+    learner.on_game_end(done, -reward)
+    values = learner.replay.storage["value"][:len(learner.replay)].float()
+    want = [-(1 - W * (8 - ply) / 42) for ply in (0, 2, 4, 6)]
+    assert torch.allclose(values, torch.tensor(want), atol=1e-3), (values, want)
+
+
+def test_draws_stay_zero_and_without_the_penalty_the_outcome_is_stored_whole():
+    for w in (W, 0.0):
+        learner = learner_for(1, value_length_penalty=w, random_opening_plies=0)
+        learner.self_play = True
+        _play_and_record(learner, [0, 1, 0, 1], lambda ply: True)
+        learner.on_game_end(torch.tensor([True]), torch.tensor([0.0]))  # called a draw: every target 0
+        assert learner.replay.storage["value"][:4].float().abs().sum() == 0
+        learner._record(learner.game.init(1), torch.full((1, 7), 1 / 7), torch.zeros(1), None, True)
+        learner.on_game_end(torch.tensor([True]), torch.tensor([1.0]))
+        assert float(learner.replay.storage["value"][4]) == pytest.approx(1 - w * 1 / 42, abs=1e-3)  # float16
+
+
+def test_a_proven_roots_search_value_is_shrunk_by_its_proofs_length():
+    learner = learner_for(1, value_length_penalty=W, random_opening_plies=0)
+    learner.self_play = True
+    game = learner.game
+    state = game.init(1)
+    for c in [0, 1, 0, 1, 0, 1]:  # the first player to move wins at once in column 0
+        state = game.play(state, torch.tensor([c]))[0]
+    learner._search_moves(state, None, True, deterministic=True)
+    assert abs(float(learner.p_q[0, 0]) - (1 - W * 1 / 42)) < 1e-3
+    state = game.play(state, torch.tensor([6]))[0]  # it plays elsewhere: the second player now wins at once
+    learner._search_moves(state, None, False, deterministic=True)
+    assert abs(float(learner.p_q[0, 1]) - (1 - W * 1 / 42)) < 1e-3
+
+
+@pytest.mark.parametrize("value", [1.0, -0.1])
+def test_a_penalty_outside_0_to_1_is_a_config_error(value):
+    with pytest.raises(ConfigError) as err:
+        validate_config(az_config({"value_length_penalty": value}))
+    assert "agent.params.value_length_penalty" in str(err.value)

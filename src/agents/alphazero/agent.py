@@ -45,6 +45,11 @@ AZ_PARAMS = Schema({
                                   "trained on (0: every move is searched)", min=0),
     "value_target_q_weight": Field("float", 0.0, "value target = (1 - w) x the game's outcome + w x the root "
                                    "search's value (both from the mover's side); 0: the outcome alone", min=0, max=1),
+    "value_length_penalty": Field("float", 0.0, "the game's outcome in the value target shrinks with the plies "
+                                  "left to the end: outcome x (1 - w x plies_left / max_plies) (a proven root's "
+                                  "search value likewise, by its proof's length), so that sooner wins and later "
+                                  "losses score higher, as exact scores do; 0: the outcome alone", min=0,
+                                  check=lambda v, key: _below_one(v, key)),
     "position_averaging": Field("str", "off", "replay targets of duplicate positions: 'off'; 'average' (each sampled "
                                 "position's policy, outcome and search value are the means over its copies in the "
                                 "replay); 'merge' (averaged, and the copies count once: positions are drawn uniformly "
@@ -76,6 +81,12 @@ AZ_PARAMS = Schema({
     "observation_shape": Field("list", None, "inferred from the game when omitted", nullable=True,
                                check=positive_int_list),
 })
+
+
+def _below_one(value: float, key: str) -> float:
+    if value >= 1:
+        raise ConfigError(key, f"must be < 1 (at 1 a win at the last possible ply would score as a draw), got {value}")
+    return value
 
 
 def check_az_params(params: dict, key: str) -> None:

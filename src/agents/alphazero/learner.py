@@ -24,10 +24,12 @@ class PositionReplay:
     [A], value int8 (the outcome), q float16 (the root search's value)) on the agent's device."""
 
     def __init__(self, capacity: int, num_actions: int, device: torch.device, seed: int | None,
-                 state_fields: tuple[str, ...], averaging: str = "off", reply: bool = False):
+                 state_fields: tuple[str, ...], averaging: str = "off", reply: bool = False,
+                 exact_values: bool = False):
         """``averaging`` (``position_averaging``): 'off'; 'average': a sampled position's targets
         (policy, outcome, search value) are the means over every copy of that position in the ring;
-        'merge': the copies also count once, a sample drawn uniformly over the distinct positions."""
+        'merge': the copies also count once, a sample drawn uniformly over the distinct positions.
+        ``exact_values``: the value targets are float16 (``value_length_penalty``), not the outcome's int8."""
         if averaging not in ("off", "average", "merge"):
             raise ValueError(f"unknown position averaging {averaging!r}")
         self.fields, self.averaging = tuple(state_fields), averaging
@@ -35,7 +37,8 @@ class PositionReplay:
         self.capacity, self.device = int(capacity), torch.device(device)
         self.storage = {**{f: torch.zeros(self.capacity, dtype=torch.int64, device=self.device) for f in state_fields},
                         "policy": torch.zeros((self.capacity, num_actions), dtype=torch.float16, device=self.device),
-                        "value": torch.zeros(self.capacity, dtype=torch.int8, device=self.device),
+                        "value": torch.zeros(self.capacity, dtype=torch.float16 if exact_values else torch.int8,
+                                             device=self.device),
                         "q": torch.zeros(self.capacity, dtype=torch.float16, device=self.device)}
         if reply:  # the opponent's search policy at the next ply, and whether there was one
             self.storage["reply"] = torch.zeros((self.capacity, num_actions), dtype=torch.float16, device=self.device)
@@ -121,6 +124,15 @@ class PositionReplay:
         self._groups = None
 
 
+def proof_plies(result) -> torch.Tensor:
+    """float32 [N]: the length of a proven root's proof, in plies (its ``SearchResult``'s
+    ``plies``): a won root's fastest win, else its latest loss (or draw); 0 where nothing is proven."""
+    won = result.solved & (result.exact > 0)
+    fastest = torch.where(won, result.plies, torch.iinfo(result.plies.dtype).max).amin(dim=1)
+    latest = torch.where(result.solved, result.plies, 0).amax(dim=1)
+    return torch.where(won.any(dim=1), fastest, latest).float()
+
+
 class AlphaZeroLearner:
     """``Learner`` protocol (src/agents/protocol.py) for the AlphaZero agent."""
 
@@ -132,7 +144,8 @@ class AlphaZeroLearner:
         self.agent = AlphaZeroAgent(params, game.observation_shape, game.num_actions, device, seed=agent_seed,
                                     game=rules)
         self.replay = PositionReplay(params["replay_buffer_size"], rules.num_actions, device, replay_seed, self.fields,
-                                     params["position_averaging"], reply=params["reply_loss_weight"] > 0)
+                                     params["position_averaging"], reply=params["reply_loss_weight"] > 0,
+                                     exact_values=params["value_length_penalty"] > 0)
         n, length = game.num_envs, rules.max_plies
         self.num_envs = n
         # positions of the running games (one [N, length] tensor per state word), until each game's outcome is known
@@ -140,6 +153,7 @@ class AlphaZeroLearner:
         self.p_policy = torch.zeros((n, length, rules.num_actions), dtype=torch.float16, device=device)
         self.p_q = torch.zeros((n, length), dtype=torch.float16, device=device)  # root search values
         self.p_agent = torch.zeros((n, length), dtype=torch.bool, device=device)  # the agent's seat moved
+        self.p_ply = torch.zeros((n, length), dtype=torch.int16, device=device)  # the position's ply
         self.p_len = torch.zeros(n, dtype=torch.int64, device=device)
         # per game: the plies of its random opening (random_opening_plies)
         self.p_open = torch.zeros(n, dtype=torch.int64, device=device)
@@ -191,7 +205,11 @@ class AlphaZeroLearner:
             sampled = a.mcts.act(result, p["temperature"], a.generator)
             ply = self.game.ply(state)
             moves = torch.where(ply < p["temperature_moves"], sampled, greedy)
-        self._record(state, a.mcts.policy_target(result), result.value, where, agent_seat)
+        q = result.value
+        w = p["value_length_penalty"]
+        if w > 0 and result.root_solved is not None:  # a proven root's exact value, shrunk by its proof's length
+            q = torch.where(result.root_solved, result.value * (1 - w * proof_plies(result) / self.game.max_plies), q)
+        self._record(state, a.mcts.policy_target(result), q, where, agent_seat)
         return moves
 
     def _record(self, state, policy, q, where, agent_seat: bool | torch.Tensor) -> None:
@@ -207,6 +225,7 @@ class AlphaZeroLearner:
         self.p_policy[rows, col] = torch.where(on[:, None], policy.to(torch.float16), self.p_policy[rows, col])
         self.p_q[rows, col] = torch.where(on, q.to(torch.float16), self.p_q[rows, col])
         self.p_agent[rows, col] = torch.where(on, agent_seat, self.p_agent[rows, col])
+        self.p_ply[rows, col] = torch.where(on, self.game.ply(state).to(torch.int16), self.p_ply[rows, col])
         self.p_len[rows] += on.to(torch.int64)
 
     def on_game_end(self, done: torch.Tensor, reward: torch.Tensor) -> None:
@@ -215,6 +234,9 @@ class AlphaZeroLearner:
         valid = (torch.arange(self.p_policy.shape[1], device=self.device)[None, :] < self.p_len[:, None]) & done[:, None]
         outcome = reward.sign().to(torch.int8)[:, None]
         value = torch.where(self.p_agent, outcome, -outcome)
+        w = self.params["value_length_penalty"]
+        if w > 0:  # the outcome shrunk by the plies from each position to the game's end
+            value = value.float() * (1 - w * self._plies_left(value).float() / self.game.max_plies)
         items = {**{f: buf[valid] for f, buf in self.p_state.items()}, "policy": self.p_policy[valid],
                  "value": value[valid], "q": self.p_q[valid]}
         if "reply" in self.replay.storage:  # in self-play the next recorded ply is the opponent's reply
@@ -226,6 +248,19 @@ class AlphaZeroLearner:
         self.replay.add(items)
         self.p_len = torch.where(done, 0, self.p_len)
         self._draw_openings(done)
+
+    def _plies_left(self, value: torch.Tensor) -> torch.Tensor:
+        """int64 [N, L]: the plies from each recorded position of the games to their end, the
+        position's own move included (1 for the position the winning move was played from).
+        ``value``: the outcomes from each mover's side (int8 [N, L]). In self-play every ply after
+        the random opening is recorded, so a game ends one ply after its last recorded position;
+        against an opponent only the agent's positions are, and a game the agent lost ended with
+        the opponent's reply, one ply later."""
+        last = (self.p_len - 1).clamp(min=0)[:, None]
+        end = self.p_ply.gather(1, last).long() + 1
+        if not self.self_play:
+            end = end + (value.gather(1, last) < 0).long()
+        return (end - self.p_ply.long()).clamp(min=0)
 
     def _draw_openings(self, games: torch.Tensor) -> None:
         """A new random-opening length, uniform in 0..random_opening_plies, for the ``games`` (bool [N])."""
@@ -297,7 +332,8 @@ class AlphaZeroLearner:
                 "replay": self.replay.state_dict() if include_replay else None,
                 "replay_generator": self.replay.generator.get_state(),
                 "pending": {**{f: buf.clone() for f, buf in self.p_state.items()}, "policy": self.p_policy.clone(),
-                            "q": self.p_q.clone(), "agent": self.p_agent.clone(), "len": self.p_len.clone(),
+                            "q": self.p_q.clone(), "agent": self.p_agent.clone(), "ply": self.p_ply.clone(),
+                            "len": self.p_len.clone(),
                             "open": self.p_open.clone()},
                 "report": {"loss_sum": self.loss_sum.clone(), "policy_loss_sum": self.policy_loss_sum.clone(),
                            "value_loss_sum": self.value_loss_sum.clone(), "loss_count": self.loss_count}}
@@ -313,6 +349,8 @@ class AlphaZeroLearner:
             buf.copy_(pend[name])
         if "q" in pend:  # checkpoints from before search values were kept have none
             self.p_q.copy_(pend["q"])
+        if "ply" in pend:  # checkpoints from before value_length_penalty have none
+            self.p_ply.copy_(pend["ply"])
         if "open" in pend:  # checkpoints from before random openings have none (all 0)
             self.p_open.copy_(pend["open"])
         r = state["report"]
