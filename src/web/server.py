@@ -170,7 +170,9 @@ def serve(player, port: int, default_first: str, out) -> int:
     def stop(signum, frame):
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    # SIGINT too: a process started in the background of a non-interactive shell inherits SIGINT
+    # ignored, and Python then leaves it so (no KeyboardInterrupt): Ctrl-C must stop it all the same
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     host, bound = server.server_address[:2]
     out.write(f"{player.label}: playing at http://{host}:{bound}/ (Ctrl-C to stop)\n")
     out.flush()
@@ -180,5 +182,6 @@ def serve(player, port: int, default_first: str, out) -> int:
         out.write("\nstopped\n")
     finally:
         server.server_close()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
