@@ -52,7 +52,7 @@ AZ_SELF_PLAY["agent"] = {"id": "alphazero", "params": {
     "device": "cpu", "channels": 8, "blocks": 1, "simulations": 4, "act_simulations": 4, "batch_size": 16,
     "replay_buffer_size": 400, "learning_starts": 64, "temperature_moves": 4,
     "random_opening_plies": 3, "value_target_q_weight": 0.5,
-    "value_length_penalty": 0.3}}  # its targets need each pending position's ply: resumed too
+    "value_length_penalty": 0.3}}  # its targets need each pending position's state words: resumed too
 
 
 @pytest.fixture(autouse=True)

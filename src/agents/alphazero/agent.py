@@ -19,6 +19,12 @@ from src.games.backends import seeded_generator
 
 CHECKPOINT_FORMAT = "c4engine.alphazero/1"
 
+def _below_one(value: float, key: str) -> float:
+    if value >= 1:
+        raise ConfigError(key, f"must be < 1 (at 1 a win at the last possible ply would score as a draw), got {value}")
+    return value
+
+
 AZ_PARAMS = Schema({
     "learning_rate": Field("float", 1e-3, "Adam learning rate (reported as 'learning_rate')", gt=0),
     "weight_decay": Field("float", 1e-4, "L2 penalty on the weights (Adam's weight_decay)", min=0),
@@ -49,7 +55,7 @@ AZ_PARAMS = Schema({
                                   "left to the end: outcome x (1 - w x plies_left / max_plies) (a proven root's "
                                   "search value likewise, by its proof's length), so that sooner wins and later "
                                   "losses score higher, as exact scores do; 0: the outcome alone", min=0,
-                                  check=lambda v, key: _below_one(v, key)),
+                                  check=_below_one),
     "position_averaging": Field("str", "off", "replay targets of duplicate positions: 'off'; 'average' (each sampled "
                                 "position's policy, outcome and search value are the means over its copies in the "
                                 "replay); 'merge' (averaged, and the copies count once: positions are drawn uniformly "
@@ -81,12 +87,6 @@ AZ_PARAMS = Schema({
     "observation_shape": Field("list", None, "inferred from the game when omitted", nullable=True,
                                check=positive_int_list),
 })
-
-
-def _below_one(value: float, key: str) -> float:
-    if value >= 1:
-        raise ConfigError(key, f"must be < 1 (at 1 a win at the last possible ply would score as a draw), got {value}")
-    return value
 
 
 def check_az_params(params: dict, key: str) -> None:

@@ -153,7 +153,6 @@ class AlphaZeroLearner:
         self.p_policy = torch.zeros((n, length, rules.num_actions), dtype=torch.float16, device=device)
         self.p_q = torch.zeros((n, length), dtype=torch.float16, device=device)  # root search values
         self.p_agent = torch.zeros((n, length), dtype=torch.bool, device=device)  # the agent's seat moved
-        self.p_ply = torch.zeros((n, length), dtype=torch.int16, device=device)  # the position's ply
         self.p_len = torch.zeros(n, dtype=torch.int64, device=device)
         # per game: the plies of its random opening (random_opening_plies)
         self.p_open = torch.zeros(n, dtype=torch.int64, device=device)
@@ -225,7 +224,6 @@ class AlphaZeroLearner:
         self.p_policy[rows, col] = torch.where(on[:, None], policy.to(torch.float16), self.p_policy[rows, col])
         self.p_q[rows, col] = torch.where(on, q.to(torch.float16), self.p_q[rows, col])
         self.p_agent[rows, col] = torch.where(on, agent_seat, self.p_agent[rows, col])
-        self.p_ply[rows, col] = torch.where(on, self.game.ply(state).to(torch.int16), self.p_ply[rows, col])
         self.p_len[rows] += on.to(torch.int64)
 
     def on_game_end(self, done: torch.Tensor, reward: torch.Tensor) -> None:
@@ -256,11 +254,13 @@ class AlphaZeroLearner:
         the random opening is recorded, so a game ends one ply after its last recorded position;
         against an opponent only the agent's positions are, and a game the agent lost ended with
         the opponent's reply, one ply later."""
+        n, length = value.shape
+        ply = self.game.ply(self.game.State(*(self.p_state[f].reshape(-1) for f in self.fields))).view(n, length)
         last = (self.p_len - 1).clamp(min=0)[:, None]
-        end = self.p_ply.gather(1, last).long() + 1
+        end = ply.gather(1, last) + 1
         if not self.self_play:
             end = end + (value.gather(1, last) < 0).long()
-        return (end - self.p_ply.long()).clamp(min=0)
+        return (end - ply).clamp(min=0)
 
     def _draw_openings(self, games: torch.Tensor) -> None:
         """A new random-opening length, uniform in 0..random_opening_plies, for the ``games`` (bool [N])."""
@@ -332,8 +332,7 @@ class AlphaZeroLearner:
                 "replay": self.replay.state_dict() if include_replay else None,
                 "replay_generator": self.replay.generator.get_state(),
                 "pending": {**{f: buf.clone() for f, buf in self.p_state.items()}, "policy": self.p_policy.clone(),
-                            "q": self.p_q.clone(), "agent": self.p_agent.clone(), "ply": self.p_ply.clone(),
-                            "len": self.p_len.clone(),
+                            "q": self.p_q.clone(), "agent": self.p_agent.clone(), "len": self.p_len.clone(),
                             "open": self.p_open.clone()},
                 "report": {"loss_sum": self.loss_sum.clone(), "policy_loss_sum": self.policy_loss_sum.clone(),
                            "value_loss_sum": self.value_loss_sum.clone(), "loss_count": self.loss_count}}
@@ -349,8 +348,6 @@ class AlphaZeroLearner:
             buf.copy_(pend[name])
         if "q" in pend:  # checkpoints from before search values were kept have none
             self.p_q.copy_(pend["q"])
-        if "ply" in pend:  # checkpoints from before value_length_penalty have none
-            self.p_ply.copy_(pend["ply"])
         if "open" in pend:  # checkpoints from before random openings have none (all 0)
             self.p_open.copy_(pend["open"])
         r = state["report"]
