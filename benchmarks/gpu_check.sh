@@ -6,7 +6,7 @@
 #   bash benchmarks/gpu_check.sh --cpu    # dry run of every step with torch on the CPU in place of CUDA
 #
 # Needs python with torch, numba, numpy, pyyaml and pytest; the repository is used in place with
-# PYTHONPATH=. (no install). The step timeouts add up to 285 s (under 5 minutes in all); the
+# PYTHONPATH=. (no install). The step timeouts add up to 300 s (5 minutes in all); the
 # --cpu dry run uses small sizes and takes about a minute on 2 idle cores. Every step's log goes
 # to $OUT when it is set (the device tool's folder that comes back), else to a kept temporary
 # folder whose path is printed. Exit status: 0 when every step passed, 1 when one failed or timed
@@ -50,31 +50,37 @@ print('GPU 0:', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 
 if [ "$DEVICE" = cuda ]; then
     # the tests that run under torch.cuda.set_sync_debug_mode("error") first, then every other cuda test
     sync_tests="tests/gpu/test_cuda_training.py tests/agents/test_mcts.py tests/opponents/test_cuda.py"
-    step tests_sync_debug 60 "$PY" -m pytest -q -p no:cacheprovider -m cuda -k "sync or training" $sync_tests
-    step tests_cuda 75 "$PY" -m pytest -q -p no:cacheprovider -m cuda tests
-    env_sizes=65536,1048576,4194304; dqn_envs=65536; az_sizes="4096 16384"; secs=15; warm=8; ls_az=""; ls_dqn=""
+    step tests_sync_debug 45 "$PY" -m pytest -q -p no:cacheprovider -m cuda -k "sync or training" $sync_tests
+    step tests_cuda 60 "$PY" -m pytest -q -p no:cacheprovider -m cuda tests
+    env_sizes=65536,1048576,4194304; dqn_envs=65536; az_sizes="4096 16384"; secs=12; warm=8; ls_az=""; ls_dqn=""
+    # the GPU DQN config compiles its batch step (torch.compile): its first steps compile inside
+    # the warm-up; the launch count then plays the same sizes, so inductor's cache has its kernels
+    dqn_warm=30; dqn_count="--num_envs $dqn_envs --learning-starts $dqn_envs"; dqn_count_limit=30
     dqn_config=configs/dqn_connect4_gpu.yaml; az_config=configs/alphazero_connect4_gpu.yaml; count_envs=4096
     search_backend=cuda  # the numba-cuda tree kernels (kernels/mcts_cuda.py)
 else
     # the CPU configs at small sizes: the step mechanics, not speed figures
     env_sizes=4096; dqn_envs=512; az_sizes="64"; secs=5; warm=1; ls_az="--learning_starts 1"; ls_dqn="--learning_starts 1024"
+    # the compiled step's mechanics, compiled from cold (its sizes are no other step's)
+    dqn_warm=1; dqn_count="--num_envs 32 --learning-starts 256 --compile true"; dqn_count_limit=75
     dqn_config=configs/dqn_connect4.yaml; az_config=configs/alphazero_connect4.yaml; count_envs=32
     search_backend=torch  # the cuda kernels need a GPU (or numba's simulator, far too slow here)
 fi
 
-step env_sps 20 "$PY" benchmarks/env_sps.py --backends torch --device "$DEVICE" --sizes "$env_sizes" \
+step env_sps 15 "$PY" benchmarks/env_sps.py --backends torch --device "$DEVICE" --sizes "$env_sizes" \
     --seconds 1 --no-gym --api-only --obs-dtypes uint8
 # shellcheck disable=SC2086
-step train_dqn 40 "$PY" benchmarks/train_sps.py --config "$dqn_config" --device "$DEVICE" \
-    --num_envs "$dqn_envs" --seconds "$secs" --warmup "$warm" --no-reference --ceiling-seconds 0 $ls_dqn
+step train_dqn 55 "$PY" benchmarks/train_sps.py --config "$dqn_config" --device "$DEVICE" \
+    --num_envs "$dqn_envs" --seconds "$secs" --warmup "$dqn_warm" --no-reference --ceiling-seconds 0 $ls_dqn
 for n in $az_sizes; do
     # shellcheck disable=SC2086
-    step "train_alphazero_$n" 45 "$PY" benchmarks/train_sps.py --config "$az_config" --device "$DEVICE" \
+    step "train_alphazero_$n" 35 "$PY" benchmarks/train_sps.py --config "$az_config" --device "$DEVICE" \
         --num_envs "$n" --seconds "$secs" --warmup "$warm" --no-reference --ceiling-seconds 0 $ls_az
 done
-# kernel launches per batch step (torch ops dispatched; on CUDA also the kernels the profiler saw)
-step launches_dqn 20 "$PY" benchmarks/launch_count.py --config "$dqn_config" --device "$DEVICE" \
-    --game-backend torch --num_envs "$count_envs" --learning-starts 256 --steps 2 --warmup-steps 1
+# kernel launches per batch step (from a profiler trace; on CUDA also the kernels the device ran)
+# shellcheck disable=SC2086
+step launches_dqn "$dqn_count_limit" "$PY" benchmarks/launch_count.py --config "$dqn_config" --device "$DEVICE" \
+    --game-backend torch $dqn_count --steps 2 --warmup-steps 1
 step launches_alphazero 25 "$PY" benchmarks/launch_count.py --config "$az_config" --device "$DEVICE" \
     --game-backend torch --search-backend "$search_backend" --num_envs "$count_envs" --learning-starts 64 --steps 1 --warmup-steps 0
 

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import src  # noqa: E402,F401  (first, as the CLI does)
 import torch  # noqa: E402
+import torch._inductor.config  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 
 from src.training.callbacks import Callback  # noqa: E402
@@ -46,6 +47,89 @@ from src.training.config import load_config  # noqa: E402
 VIEW_OPS = {"t", "view", "_unsafe_view", "detach", "unsqueeze", "squeeze", "expand", "slice", "select", "alias",
             "as_strided", "permute", "transpose", "lift_fresh", "reshape", "unbind", "split", "chunk", "narrow",
             "diagonal", "view_as", "_reshape_alias", "unfold"}
+
+
+# inductor's C++ kernels get a profiler event each (read when a graph compiles: set before any)
+torch._inductor.config.cpp.enable_kernel_profile = True
+
+# ops that run no kernel at all: allocations and the profiler's own markers
+NO_KERNEL_OPS = {"empty", "empty_strided", "empty_like", "_record_function_enter_new", "_record_function_exit",
+                 "resolve_conj", "resolve_neg", "_nested_tensor_from_mask_left_aligned"}
+# ops whose profiler event holds the ops that do the work (descended into, like composite ops)
+WRAPPER_OPS = {"to", "contiguous", "type_as"}
+_COMPOSITE: dict[str, bool] = {}
+
+
+def _is_composite(name: str) -> bool:
+    """Whether aten op ``name`` ("aten::x") is a composite implicit op: it runs no kernel of its own
+    but the ops it calls, which the dispatcher (and a ``TorchDispatchMode``) sees instead."""
+    if name not in _COMPOSITE:
+        try:
+            _COMPOSITE[name] = torch._C._dispatch_has_kernel_for_dispatch_key(name, "CompositeImplicitAutograd")
+        except RuntimeError:
+            _COMPOSITE[name] = False
+    return _COMPOSITE[name]
+
+
+def _is_inductor_kernel(name: str) -> bool:
+    """A kernel that torch.compile (inductor) generated, as its profiler event names it (with
+    ``torch._inductor.config.cpp.enable_kernel_profile`` on the CPU; triton kernels on CUDA)."""
+    return "cpp_fused" in name or name.startswith(("triton_", "graph_"))
+
+
+def _walk(events, ops: collections.Counter) -> None:
+    for e in events:
+        name = e.name
+        if name.startswith("aten::"):
+            op = name[6:]
+            if op in WRAPPER_OPS or _is_composite(name):
+                _walk(e.cpu_children, ops)
+            elif op not in NO_KERNEL_OPS:
+                ops[op] += 1  # a kernel op: what it calls inside is its own business
+        elif _is_inductor_kernel(name):
+            ops["<compiled kernel>"] += 1
+        else:  # python frames, autograd nodes, compiled regions: what they dispatch
+            _walk(e.cpu_children, ops)
+
+
+class ProfiledLaunches:
+    """Counts the kernel launches of what runs inside, from a ``torch.profiler`` trace of the CPU
+    side: every aten op that runs a kernel (composite ops are counted by the ops they call, as a
+    ``TorchDispatchMode`` sees them; allocations and views are apart), plus every kernel that
+    ``torch.compile`` generated (inductor's C++ kernels on the CPU, profiled by enabling
+    ``cpp.enable_kernel_profile``; its extern calls, such as the matmuls, are aten ops). Unlike a
+    ``TorchDispatchMode``, it leaves compiled code compiled, so a compiled batch step is counted as
+    it runs. ``ops``: the counts by op name (``<compiled kernel>`` for generated kernels); on CUDA
+    ``cuda_kernels``: the kernels the device ran, from the same trace."""
+
+    def __init__(self, ops: collections.Counter | None = None):
+        self.ops = ops if ops is not None else collections.Counter()
+        self.cuda_kernels = 0
+        self._prof = None
+
+    def __enter__(self):
+        acts = [torch.profiler.ProfilerActivity.CPU]
+        self._cuda = torch.cuda.is_available()
+        if self._cuda:
+            torch.cuda.synchronize()
+            acts.append(torch.profiler.ProfilerActivity.CUDA)
+        self._prof = torch.profiler.profile(activities=acts)
+        self._prof.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._cuda:
+            torch.cuda.synchronize()
+        self._prof.__exit__(*exc)
+        events = self._prof.events()
+        _walk([e for e in events if e.cpu_parent is None and e.device_type == torch.autograd.DeviceType.CPU], self.ops)
+        if self._cuda:
+            self.cuda_kernels += sum(1 for e in events if e.device_type == torch.autograd.DeviceType.CUDA)
+        return False
+
+    def launches(self) -> int:
+        """Kernel launches counted: ops that are not views, plus generated kernels."""
+        return sum(v for k, v in self.ops.items() if k not in VIEW_OPS)
 
 
 class _CountOps(TorchDispatchMode):
@@ -114,14 +198,15 @@ def _kernels_launched() -> int:
 
 
 class Counter(Callback):
-    """Counts from one ``on_step_end`` to the next, for ``steps`` batch steps once ready."""
+    """Counts from one ``on_step_end`` to the next, for ``steps`` batch steps once ready
+    (``ProfiledLaunches``: compiled code runs compiled while it is counted)."""
 
     def __init__(self, steps: int, warmup_steps: int, cuda: bool):
         self.steps, self.warmup_steps, self.cuda = steps, warmup_steps, cuda
         self.ops: collections.Counter = collections.Counter()
         self.kernels = 0
         self.counted = self.seen_ready = self.plies = 0
-        self.mode = self.prof = None
+        self.mode = None
         self.batch = None  # the counted step's transitions: its plies are summed after the count
 
     def on_step(self, trainer, batch) -> None:
@@ -134,28 +219,19 @@ class Counter(Callback):
         if self.mode is not None:  # one counted batch step ends here
             self.mode.__exit__(None, None, None)
             self.counted += 1
-            if self.prof is not None:
-                torch.cuda.synchronize()
-                self.prof.__exit__(None, None, None)
-                self.kernels += sum(e.count for e in self.prof.key_averages()
-                                    if e.device_type == torch.autograd.DeviceType.CUDA)
-                self.prof = None
-            self.mode = None
+            self.kernels = self.mode.cuda_kernels
             self.plies += plies_played(trainer, self.batch)
             if self.counted >= self.steps:
+                self.mode = None
                 trainer.request_stop("launch count done")
                 return
         if not self._ready(trainer):
+            self.mode = None
             return
         self.seen_ready += 1
         if self.seen_ready <= self.warmup_steps:
             return
-        if self.cuda:
-            torch.cuda.synchronize()
-            self.prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU,
-                                                           torch.profiler.ProfilerActivity.CUDA])
-            self.prof.__enter__()
-        self.mode = _CountOps(self.ops)
+        self.mode = self.mode or ProfiledLaunches(self.ops)
         self.mode.__enter__()
 
 
@@ -187,9 +263,47 @@ def count(cfg: dict, steps: int, warmup_steps: int) -> dict:
     return {"agent": cfg["agent"]["id"], "device": str(trainer.device), "num_envs": trainer.num_envs,
             "steps": counter.counted, "ops_per_step": sum(counter.ops.values()) / n,
             "compute_ops_per_step": sum(v for k, v in counter.ops.items() if k not in VIEW_OPS) / n,
+            "compiled_kernels_per_step": counter.ops["<compiled kernel>"] / n,
             "kernels_per_step": counter.kernels / n if counter.cuda else None,
             "plies_per_step": counter.plies / n,
-            "simulations": params.get("simulations"), "top": counter.ops.most_common(8), "per": n}
+            "simulations": params.get("simulations"), "top": counter.ops.most_common(), "per": n}
+
+
+def count_config(config: str, device: str | None = None, num_envs: int | None = None,
+                 search_backend: str | None = None, game_backend: str | None = None,
+                 learning_starts: int | None = None, compile: bool | None = None, batch_size: int | None = None,
+                 steps: int = 3, warmup_steps: int = 2) -> dict:
+    """``count`` for the config file ``config`` with these overrides (None: the config's own):
+    the agent's device, games, search backend, ``learning_starts``, ``compile`` (DQN: true) and
+    ``batch_size`` (the replay ring then holds at least the minibatch and four batch steps of
+    games when ``num_envs`` is given); ``game_backend`` ('torch' or 'numba') for the trainer's games."""
+    import functools
+
+    from src.training import trainer as trainer_module
+
+    _, cfg = load_config(config)
+    params = cfg["agent"]["params"]
+    if device is not None:
+        params["device"] = device
+    if search_backend is not None:
+        params["search_backend"] = search_backend
+    if num_envs is not None:
+        cfg["train"]["num_envs"] = num_envs
+    if learning_starts is not None:
+        params["learning_starts"] = learning_starts
+    if compile is not None:
+        params["compile"] = compile
+    if batch_size is not None:
+        params["batch_size"] = batch_size
+        params["replay_buffer_size"] = max(params["replay_buffer_size"] if num_envs is None else 0,
+                                           batch_size, 4 * (num_envs or 0))
+    make_game = trainer_module.make_game
+    if game_backend is not None:
+        trainer_module.make_game = functools.partial(make_game, backend=game_backend)
+    try:
+        return {**count(cfg, steps, warmup_steps), "params": params}
+    finally:
+        trainer_module.make_game = make_game
 
 
 def main(argv=None) -> int:
@@ -201,6 +315,10 @@ def main(argv=None) -> int:
     ap.add_argument("--game-backend", default=None, choices=["torch", "numba"],
                     help="the games' backend (default: numba on the CPU); torch on the CPU counts what CUDA would launch")
     ap.add_argument("--learning-starts", type=int, default=None, help="override agent.params.learning_starts")
+    ap.add_argument("--compile", choices=["true", "false"], default=None,
+                    help="DQN: override agent.params.compile (true: the compiled batch step)")
+    ap.add_argument("--batch-size", type=int, default=None, help="override agent.params.batch_size")
+    ap.add_argument("--top", type=int, default=8, help="how many of the most dispatched ops to list")
     ap.add_argument("--steps", type=int, default=3, help="batch steps counted")
     ap.add_argument("--warmup-steps", type=int, default=2, help="batch steps skipped once learning has started")
     ap.add_argument("--search", default=None, help="count per simulation of the search alone, for these "
@@ -212,32 +330,23 @@ def main(argv=None) -> int:
             print(f"search {backend}: {r['ops'] + r['launches']:,.1f} launches per simulation besides the network "
                   f"({r['ops']:,.1f} torch ops + {r['launches']:,.1f} mcts_cuda kernels); network {r['net_ops']:,.1f} ops")
         return 0
-    _, cfg = load_config(args.config)
-    params = cfg["agent"]["params"]
-    if args.device is not None:
-        params["device"] = args.device
-    if args.search_backend is not None:
-        params["search_backend"] = args.search_backend
-    if args.num_envs is not None:
-        cfg["train"]["num_envs"] = args.num_envs
-    if args.learning_starts is not None:
-        params["learning_starts"] = args.learning_starts
-    if args.game_backend is not None:
-        import functools
-
-        from src.training import trainer as trainer_module
-
-        trainer_module.make_game = functools.partial(trainer_module.make_game, backend=args.game_backend)
-    r = count(cfg, args.steps, args.warmup_steps)
+    r = count_config(args.config, device=args.device, num_envs=args.num_envs, search_backend=args.search_backend,
+                     game_backend=args.game_backend, learning_starts=args.learning_starts,
+                     compile=None if args.compile is None else args.compile == "true",
+                     batch_size=args.batch_size, steps=args.steps, warmup_steps=args.warmup_steps)
+    params = r["params"]
     sims = f", {r['simulations']} simulations per search" if r["simulations"] else ""
-    line = (f"launches {r['agent']} device={r['device']} num_envs={r['num_envs']}{sims}: "
-            f"{r['ops_per_step']:,.0f} torch ops per batch step, {r['compute_ops_per_step']:,.0f} of them not views")
+    compiled = ", compiled" if params.get("compile") else ""
+    line = (f"launches {r['agent']} device={r['device']} num_envs={r['num_envs']}{sims}{compiled}: "
+            f"{r['compute_ops_per_step']:,.0f} kernel launches per batch step "
+            f"({r['compute_ops_per_step'] - r['compiled_kernels_per_step']:,.0f} torch ops that are not views + "
+            f"{r['compiled_kernels_per_step']:,.0f} compiled kernels; {r['ops_per_step']:,.0f} with the views)")
     if r["kernels_per_step"] is not None:
         line += f", {r['kernels_per_step']:,.0f} CUDA kernels per batch step"
     print(line + f" (mean of {r['steps']} batch steps)")
-    print(f"  per ply ({r['plies_per_step']:,.1f} plies per batch step): {r['ops_per_step'] / r['plies_per_step']:,.0f} "
-          f"torch ops, {r['compute_ops_per_step'] / r['plies_per_step']:,.0f} not views")
-    print("  most dispatched: " + ", ".join(f"{k} {v / r['per']:,.0f}" for k, v in r["top"]))
+    print(f"  per ply ({r['plies_per_step']:,.1f} plies per batch step): {r['compute_ops_per_step'] / r['plies_per_step']:,.2f} "
+          f"kernel launches")
+    print("  most dispatched: " + ", ".join(f"{k} {v / r['per']:,.1f}" for k, v in r["top"][:args.top]))
     return 0
 
 

@@ -15,14 +15,14 @@ def restore_generator(generator: torch.Generator, state: dict) -> None:
             pass
 
 
-def gradient_step(agent, loss: torch.Tensor) -> None:
+def gradient_step(agent, loss: torch.Tensor, clip=None) -> None:
     """One optimizer step of ``agent`` on ``loss``: zero the gradients, backpropagate, clip the
-    gradient norm of ``agent.online`` at ``params["max_grad_norm"]`` (None: no clip), step, and
-    count the update."""
+    gradient norm of ``agent.online`` at ``params["max_grad_norm"]`` (None: no clip) with ``clip``
+    (``clip_grad_norm_`` when None; a compiled one, e.g.), step, and count the update."""
     agent.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if agent.params["max_grad_norm"] is not None:
-        torch.nn.utils.clip_grad_norm_(agent.online.parameters(), agent.params["max_grad_norm"])
+        (clip or torch.nn.utils.clip_grad_norm_)(list(agent.online.parameters()), agent.params["max_grad_norm"])
     agent.optimizer.step()
     agent.num_updates += 1
 
@@ -33,3 +33,8 @@ def checkpoint_dict(agent, extra: dict | None = None) -> dict:
     return {"format": agent.CHECKPOINT_FORMAT, "agent_id": agent.agent_id, "params": agent.params,
             "observation_shape": list(agent.observation_shape), "num_actions": agent.num_actions,
             "state": agent.state_dict(), **(extra or {})}
+
+
+def clip_foreach(parameters: list, max_norm: float) -> torch.Tensor:
+    """``clip_grad_norm_`` with the foreach ops (one op over all gradients), for torch.compile."""
+    return torch.nn.utils.clip_grad_norm_(parameters, max_norm, foreach=True)

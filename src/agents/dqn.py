@@ -10,7 +10,7 @@ import copy
 import torch
 import torch.nn.functional as F
 
-from src.agents.common import checkpoint_dict, gradient_step, restore_generator
+from src.agents.common import checkpoint_dict, clip_foreach, gradient_step, restore_generator
 from src.agents.networks import QNetwork
 from src.config.checks import positive_int_list, torch_device
 from src.config.schema import Field, Schema
@@ -40,9 +40,13 @@ DQN_PARAMS = Schema({
     "double_dqn": Field("bool", True, "Double-DQN targets (online argmax, target value)"),
     "huber_delta": Field("float", 1.0, "Huber loss threshold", gt=0),
     "max_grad_norm": Field("float", 10.0, "gradient-norm clip (null: none)", gt=0, nullable=True),
-    "compile": Field("bool", False, "hand the update's loss (forward passes, targets, Huber loss) to torch.compile "
-                     "(inductor); the first updates compile (15-25 s on 2 CPU cores); results differ from eager "
-                     "in the last bits"),
+    "compile": Field("bool", False, "hand the batch step's tensor work to torch.compile (inductor): the agent's "
+                     "acting (encoding, forward pass, epsilon-greedy choice), the update's minibatch, forward passes, "
+                     "targets and loss, and their backward pass, the games' rules on the torch backend and the "
+                     "move against the opponent; Adam runs fused and the gradient clip as foreach ops. Far fewer "
+                     "kernel launches per batch step on a GPU (benchmarks/RESULTS.md); the first batch steps "
+                     "compile (about a minute on 2 CPU cores); results differ from eager in the last bits, and "
+                     "the random draws of acting are taken in another order"),
     "tf32": Field("bool", True, "on CUDA, let float32 matmuls and convolutions use TF32 tensor cores"),
     "device": Field("str", None, "null: CUDA when available, else CPU", nullable=True, check=torch_device),
     "num_actions": Field("int", None, "inferred from the game when omitted", nullable=True, min=1),
@@ -98,14 +102,19 @@ class DQNAgent:
         self.online = QNetwork(self.observation_shape, num_actions, params["hidden_sizes"],
                                params["conv_channels"], params.get("features", "planes")).to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=params["learning_rate"])
+        self.compiled = bool(params.get("compile"))
+        # compiled: Adam's step is one fused kernel over every parameter (CPU and CUDA)
+        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=params["learning_rate"],
+                                          fused=True if self.compiled else None)
         # the module the loss is computed through: ``online`` itself, or it wrapped in
         # DistributedDataParallel by ``distribute`` (acting and targets use ``online``)
         self.trained = self.online
         self.num_updates = 0
         self.features = params.get("features", "planes")
         self.game = game if game is not None else rules_for(None, self.observation_shape, self.device, "torch")
-        self._loss = torch.compile(self.loss, dynamic=False) if params.get("compile") else self.loss
+        self._loss = torch.compile(self.loss, dynamic=False) if self.compiled else self.loss
+        self._act = torch.compile(self._act_from, dynamic=False) if self.compiled else None
+        self._clip = torch.compile(clip_foreach, dynamic=False) if self.compiled else None
 
     def encode(self, *words: torch.Tensor) -> torch.Tensor:
         """The network input of positions given as the game's state words (``encode(*state)``,
@@ -124,6 +133,29 @@ class DQNAgent:
         it, as the pool's snapshots are), for positions given as the game's ``State``."""
         q = net(self.encode(*state))
         return q.masked_fill(~self.game.legal_mask(state), float("-inf")).argmax(dim=1)
+
+    def act_on_state(self, state, legal_mask: torch.Tensor, deterministic: bool = True) -> torch.Tensor:
+        """``act`` on positions given as the game's ``State``, the encoding included: compiled
+        with ``compile: true`` (one uniform draw [N, A + 1] per call then: the explore coin and
+        the random legal move from it), else ``act(encode(*state), ...)``."""
+        if self._act is None:
+            return self.act(self.encode(*state), legal_mask, deterministic)
+        u = None
+        if not deterministic:
+            u = torch.rand((legal_mask.shape[0], self.num_actions + 1), device=self.device, generator=self.generator)
+        return self._act(tuple(state), legal_mask.to(self.device), self.epsilon, u)
+
+    @torch.no_grad()
+    def _act_from(self, words, legal_mask, epsilon, u):
+        """What ``act_on_state`` compiles: the greedy legal move, or (``u`` given) the
+        epsilon-greedy one: explore where ``u[:, 0] < epsilon``, then the legal column with the
+        largest ``u[:, 1:]``."""
+        greedy = masked_argmax(self.online(self.encode(*words)), legal_mask)
+        if u is None:
+            return greedy
+        explore = u[:, 0] < epsilon
+        rnd = torch.where(legal_mask, u[:, 1:] + 1.0, u[:, 1:] - 1.0).argmax(dim=1)
+        return torch.where(explore, rnd, greedy)
 
     def action_values(self, obs: torch.Tensor, legal_mask: torch.Tensor) -> torch.Tensor:
         """float32 [N, num_actions]: the agent's value of each column (its Q-values), as ``play
@@ -163,8 +195,13 @@ class DQNAgent:
         obs/next_obs float32 [B, 2, rows, cols], actions int64 [B], rewards float32 [B],
         dones bool [B], next_legal bool [B, A], discounts float32 [B] or None (gamma).
         """
-        loss, self.last_q_mean = self._loss(obs, actions, rewards, dones, next_obs, next_legal, discounts)
-        gradient_step(self, loss)
+        return self.step_on(self._loss(obs, actions, rewards, dones, next_obs, next_legal, discounts))
+
+    def step_on(self, loss_and_q) -> torch.Tensor:
+        """The gradient step of ``update`` on ``(loss, mean Q)`` as ``loss`` returns them (the
+        learner's compiled minibatch-and-loss hands them here); returns the loss, detached."""
+        loss, self.last_q_mean = loss_and_q
+        gradient_step(self, loss, clip=self._clip)
         if self.num_updates % self.params["target_update_interval"] == 0:
             self.sync_target()
         return loss.detach()
@@ -201,6 +238,9 @@ class DQNAgent:
         self.target.load_state_dict(state["target"])
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
+            for group in self.optimizer.param_groups:  # this agent's choice, not the saved one's
+                group["fused"] = True if self.compiled else None
+                group["foreach"] = None
         self.epsilon.fill_(state.get("epsilon", float(self.epsilon)))
         self.num_updates = state.get("num_updates", 0)
         restore_generator(self.generator, state)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import torch
 
 from src.agents.dqn import DQNAgent
-from src.agents.minibatch import make_minibatch
+from src.agents.minibatch import TorchMinibatch, make_minibatch
 from src.agents.replay import ReplayBuffer
-from src.games.protocol import draw_symmetries
+from src.games.protocol import draw_symmetries, symmetries_from_uniform
 
 
 class DQNLearner:
@@ -32,6 +32,11 @@ class DQNLearner:
         self.encode = self.agent.encode
         self.mirror, self.n_step = params["mirror_augment"], params["n_step"]
         self.minibatch = make_minibatch(self.replay, self.game, self.agent, self.encode)  # fused where the game has one
+        # ``compile: true`` with the tensor-op minibatch: the minibatch and the loss as one compiled
+        # graph (its backward is compiled too); with the numba one, the agent compiles the loss alone
+        self._compiled_loss = None
+        if self.agent.compiled and isinstance(self.minibatch, TorchMinibatch):
+            self._compiled_loss = torch.compile(self._minibatch_loss, dynamic=False)
         self.num_envs = game.num_envs
         self.loss_sum = torch.zeros((), dtype=torch.float32, device=device)
         self.q_sum = torch.zeros((), dtype=torch.float32, device=device)
@@ -39,7 +44,7 @@ class DQNLearner:
 
     # -- the Learner protocol ---------------------------------------------------------------
     def act(self, state, legal, deterministic: bool) -> torch.Tensor:
-        return self.agent.act(self.encode(*state), legal, deterministic)
+        return self.agent.act_on_state(state, legal, deterministic)
 
     def observe(self, batch: dict) -> None:
         self.replay.add(batch)
@@ -95,10 +100,21 @@ class DQNLearner:
         # a random board symmetry per sample (Connect4: the mirror on a random half), so each
         # sample teaches its images too (positions, action and next legal moves transformed)
         sym = None
-        if self.mirror:
-            sym = draw_symmetries(batch_size, len(self.game.symmetries), self.device, self.replay.generator)
-        b = self.minibatch(idx, n, self.num_envs, sym)
-        loss = self.agent.update(b.obs, b.action, b.reward, b.done, b.next_obs, b.next_legal, b.discount)
+        if self._compiled_loss is not None:
+            u = torch.rand((batch_size,), device=self.device, generator=self.replay.generator) if self.mirror else None
+            loss = self.agent.step_on(self._compiled_loss(idx, n, u))
+        else:
+            if self.mirror:
+                sym = draw_symmetries(batch_size, len(self.game.symmetries), self.device, self.replay.generator)
+            b = self.minibatch(idx, n, self.num_envs, sym)
+            loss = self.agent.update(b.obs, b.action, b.reward, b.done, b.next_obs, b.next_legal, b.discount)
         self.loss_sum += loss
         self.q_sum += self.agent.last_q_mean
         self.loss_count += 1
+
+    def _minibatch_loss(self, idx, n: int, u):
+        """What ``compile: true`` compiles: the minibatch of ring positions ``idx`` (the symmetries
+        from the uniform draw ``u``, as ``draw_symmetries`` makes them; None: none) and its loss."""
+        sym = None if u is None else symmetries_from_uniform(u, len(self.game.symmetries))
+        b = self.minibatch(idx, n, self.num_envs, sym)
+        return self.agent.loss(b.obs, b.action, b.reward, b.done, b.next_obs, b.next_legal, b.discount)

@@ -332,7 +332,11 @@ def draw_symmetries(batch: int, count: int, device, generator: torch.Generator |
     """int64 [batch]: a uniform symmetry index in ``range(count)`` per sample, from one
     ``torch.rand`` draw: ``count - 1 - floor(count * u)`` (for 2 symmetries: the mirror where
     ``u < 0.5``, the draw the engine has always used)."""
-    u = torch.rand((batch,), device=device, generator=generator)
+    return symmetries_from_uniform(torch.rand((batch,), device=device, generator=generator), count)
+
+
+def symmetries_from_uniform(u: torch.Tensor, count: int) -> torch.Tensor:
+    """``draw_symmetries`` from its uniform draw ``u`` (float [B]): int64 [B] in ``range(count)``."""
     return count - 1 - (u * count).long().clamp(max=count - 1)
 
 

@@ -70,7 +70,24 @@ def build_games(cfg: dict, game, sampler, learner, seed: int | None):
     batch step) for the ``self_play`` sampler, else ``Versus`` (an agent move and the reply)."""
     if sampler.kind == "self_play":
         return SelfPlay(game, on_game_end=learner.on_game_end)
-    return Versus(game, sampler, cfg["train"]["start_policy"], seed=seed, on_game_end=learner.on_game_end)
+    return Versus(game, sampler, cfg["train"]["start_policy"], seed=seed, on_game_end=learner.on_game_end,
+                  compile=compiled_batch_step(cfg, game))
+
+
+def compiled_batch_step(cfg: dict, game) -> bool:
+    """Whether the batch step's own tensor work (the move against the opponent, the results
+    count) goes through torch.compile: with the agent's ``compile: true`` (DQN) and the games on
+    the torch backend (the numba backend's kernels are compiled already)."""
+    return bool(cfg["agent"]["params"].get("compile")) and game.game.backend == "torch"
+
+
+def count_results(done, reward, episodes, wins, losses, draws) -> None:
+    """Add the games that ended (``done`` bool [N], ``reward`` from the agent's side) to the
+    counters (int64 0-d tensors, in place)."""
+    episodes += done.sum()
+    wins += (done & (reward > 0)).sum()
+    losses += (done & (reward < 0)).sum()
+    draws += (done & (reward == 0)).sum()
 
 
 class Trainer:
@@ -111,6 +128,7 @@ class Trainer:
             self.learner.distribute(self.dist)
             self.sampler.distribute(self.dist.sum_ints)
         self.versus = build_games(cfg, self.game, self.sampler, self.learner, stream_seed(rseed, "versus"))
+        self._count = torch.compile(count_results, dynamic=False) if compiled_batch_step(cfg, self.game) else count_results
         self.callbacks = build_callbacks(train["callbacks"])
         self.evaluator = None
         if cfg.get("eval") and self.dist.is_main:  # evaluation: rank 0 only
@@ -228,11 +246,7 @@ class Trainer:
             self.out.write(Timer.format(self.timing_report) + "\n")
 
     def _count_results(self, batch: dict) -> None:
-        done, reward = batch["done"], batch["reward"]
-        self.episode_dev += done.sum()
-        self.wins_dev += (done & (reward > 0)).sum()
-        self.losses_dev += (done & (reward < 0)).sum()
-        self.draws_dev += (done & (reward == 0)).sum()
+        self._count(batch["done"], batch["reward"], self.episode_dev, self.wins_dev, self.losses_dev, self.draws_dev)
 
     # -- status, checkpoints, progress ------------------------------------------------------
     def _status_due(self) -> bool:

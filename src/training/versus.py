@@ -16,12 +16,15 @@ from src.games.protocol import clone_state
 
 class Versus:
     def __init__(self, game: BatchedGame, opponents, start_policy: str = "random", seed: int | None = None,
-                 on_game_end=None):
+                 on_game_end=None, compile: bool = False):
         """``game`` is the batched env (its ``state`` is played here; its ``game`` gives the rules).
         ``opponents`` is an ``OpponentSampler`` (``src.opponents.samplers``): ``act(*state,
         active=...)``, ``on_new_games`` (called before a new game's first move) and ``on_game_end``.
         ``on_game_end(done, reward)``, if given, is called too, before finished games restart
-        (the learner's hook: AlphaZero assigns game outcomes there)."""
+        (the learner's hook: AlphaZero assigns game outcomes there). ``compile``: ``step`` goes
+        through torch.compile (for games on the torch backend: the rules, the replies and the
+        restarts as a few generated kernels; random draws stay eager, from the same streams in the
+        same order, so the results are the eager step's bit for bit)."""
         self.game = game
         self.rules = game.game
         self.opponents = opponents
@@ -31,6 +34,7 @@ class Versus:
         self.generator = seeded_generator(self.device, seed)
         self.agent_first = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
         self.listener = on_game_end
+        self._step = torch.compile(self._play_step, dynamic=False) if compile else self._play_step
 
     @property
     def state(self):
@@ -83,6 +87,9 @@ class Versus:
         position the agent moved from (one key per state word, e.g. ``cur``/``mask``), action,
         reward, done, the agent's next position before any reset (``next_`` + each word), plus
         ``agent_first`` of each game and ``agent_ended`` (bool [N]: the agent's own move ended the game)."""
+        return self._step(actions, timer)
+
+    def _play_step(self, actions: torch.Tensor, timer=None) -> dict[str, torch.Tensor]:
         state = self.game.state
         s1, r1, d1, _ = self.rules.play(state, actions)
         with _section(timer, "opponents"):

@@ -10,24 +10,26 @@ from src.training.trainer import Trainer
 pytestmark = pytest.mark.cuda
 
 
-def tiny_config(device: str) -> dict:
+def tiny_config(device: str, compile: bool = False) -> dict:
     return validate_config({
         "seed": 5,
         "game": {"id": "connect4"},
         "agent": {"id": "dqn", "params": {"device": device, "batch_size": 256, "replay_buffer_size": 20000,
-                                          "learning_starts": 512, "hidden_sizes": [64]}},
+                                          "learning_starts": 512, "hidden_sizes": [64], "compile": compile}},
         "train": {"total_steps": 40 * 1024, "num_envs": 1024, "opponent_sampler": {"type": "random"},
                   "callbacks": [{"type": "epsilon_decay"}, {"type": "lr_decay", "params": {"interval_steps": 8192}}]},
     })
 
 
-def test_training_loop_never_synchronises_with_the_host_between_status_writes():
-    cfg = tiny_config("cuda")
+@pytest.mark.parametrize("compile", [False, True])
+def test_training_loop_never_synchronises_with_the_host_between_status_writes(compile):
+    """Eager, and with the compiled batch step (``compile: true``, as the GPU DQN config has it)."""
+    cfg = tiny_config("cuda", compile)
     trainer = Trainer(cfg, progress=False, status_interval=10 ** 9)
     original = Trainer.write_status
     try:
         Trainer.write_status = lambda self, status: None  # status writes read counters on purpose
-        trainer.total_steps = 8 * 1024  # warm up: allocator, cuBLAS handles, kernel tables
+        trainer.total_steps = 8 * 1024  # warm up: allocator, cuBLAS handles, kernel tables, compiling
         trainer.train()
         trainer.total_steps = cfg["train"]["total_steps"]
         torch.cuda.synchronize()
