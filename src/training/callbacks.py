@@ -122,6 +122,29 @@ class LRDecayCallback(Callback):
         fields[self.metric_key] = self._optimizer(trainer).param_groups[0]["lr"]
 
 
+class OpeningScheduleCallback(Callback):
+    """From ``from_step`` on, new self-play games open with k ~ uniform{0..``plies``} random
+    moves (the learner's ``random_opening_plies``; the games already running keep theirs, except
+    that with 0 every move from then on is searched). A
+    pure function of ``trainer.step``, so a resumed run applies it again from its step."""
+
+    def __init__(self, from_step: int = 0, plies: int = 0):
+        self.from_step, self.plies = from_step, plies
+
+    def _apply(self, trainer) -> None:
+        if trainer.step >= self.from_step:
+            trainer.learner.params["random_opening_plies"] = self.plies
+
+    def on_train_start(self, trainer) -> None:
+        self._apply(trainer)
+
+    def on_step(self, trainer, batch) -> None:
+        self._apply(trainer)
+
+    def on_status(self, trainer, fields) -> None:
+        fields["random_opening_plies"] = trainer.learner.params["random_opening_plies"]
+
+
 def build_callbacks(configs: list[dict]) -> list[Callback]:
     """Callbacks from the validated ``train.callbacks`` list; a checkpoint callback is always
     present (a ``checkpoint`` entry overrides its interval and prefix)."""
@@ -138,6 +161,8 @@ def build_callbacks(configs: list[dict]) -> list[Callback]:
             out.append(EpsilonDecayCallback(**cb["params"]))
         elif cb["type"] == "lr_decay":
             out.append(LRDecayCallback(**cb["params"]))
+        elif cb["type"] == "opening_schedule":
+            out.append(OpeningScheduleCallback(**cb["params"]))
     if not has_checkpoint:
         out.insert(0, CheckpointCallback())
     return out

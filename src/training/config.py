@@ -20,7 +20,7 @@ MAX_STEPS = 2 ** 63 - 1
 # seeds reach torch.manual_seed (64 bits) after small offsets per stream (src.seeding)
 SEED_LIMIT = 2 ** 62
 SAMPLER_TYPES = ("random", "pool", "self_play")
-CALLBACK_TYPES = ("checkpoint", "epsilon_decay", "lr_decay")
+CALLBACK_TYPES = ("checkpoint", "epsilon_decay", "lr_decay", "opening_schedule")
 
 
 def _tensorboard(value: bool, key: str) -> bool:
@@ -70,6 +70,12 @@ CALLBACK_PARAMS = {
         "min_lr": Field("float", 0.0, "learning-rate floor", min=0),
         "optimizer_attr": Field("str", "optimizer", "agent attribute holding the optimizer"),
         "metric_key": Field("str", "learning_rate", "name under which the rate is reported"),
+    }),
+    "opening_schedule": Schema({
+        "from_step": Field("int", 0, "the step from which the new opening length applies", min=0),
+        "plies": Field("int", 0, "AlphaZero: from from_step on, self-play games open with k ~ uniform{0..plies} "
+                       "random moves (agent.params.random_opening_plies before it); several entries apply in "
+                       "the order listed", min=0),
     }),
 }
 
@@ -201,6 +207,9 @@ def _check_callbacks_fit_agent(callbacks: list[dict], agent_id: str) -> None:
     for i, cb in enumerate(callbacks):
         if cb["type"] == "epsilon_decay" and cb["enabled"] and not entry.epsilon:
             raise ConfigError(f"train.callbacks[{i}].type", f"agent '{agent_id}' has no epsilon to decay")
+        if cb["type"] == "opening_schedule" and cb["enabled"] and "random_opening_plies" not in entry.params.fields:
+            raise ConfigError(f"train.callbacks[{i}].type", f"agent '{agent_id}' has no random openings to schedule "
+                              "(agent.params.random_opening_plies)")
         if cb["type"] == "lr_decay" and cb["params"]["optimizer_attr"] not in attrs:
             name = cb["params"]["optimizer_attr"]
             raise ConfigError(f"train.callbacks[{i}].params.optimizer_attr",

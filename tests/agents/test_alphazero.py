@@ -307,3 +307,32 @@ def test_a_self_play_ply_reads_nothing_from_the_device():
             out = games.step(actions)
         assert not host_syncs(seen)
     assert out["reward"].shape == out["done"].shape == (4,)
+
+
+@pytest.mark.parametrize("plies", [0, 1])
+def test_opening_schedule_changes_the_random_opening_of_games_started_from_its_step(plies):
+    """``opening_schedule`` from step 40 with 0 or 1 plies: the games running then keep their
+    drawn openings (some of 2..8 plies), every game started after it opens with at most
+    ``plies`` random moves; DQN has no openings to schedule (a config error naming the callback)."""
+    n = 4
+    raw = az_config({"random_opening_plies": 8},
+                    train={"num_envs": n, "total_steps": n * 90,
+                           "callbacks": [{"type": "opening_schedule", "params": {"from_step": 10 * n, "plies": plies}}]})
+    trainer = Trainer(validate_config(raw), progress=False)
+    learner = trainer.learner
+    seen = {False: [learner.p_open.clone()]}  # the first games' openings
+    draw = learner._draw_openings
+
+    def logged_draw(games):
+        draw(games)
+        seen.setdefault(trainer.step >= 10 * n, []).append(learner.p_open[games].clone())
+
+    learner._draw_openings = logged_draw
+    trainer.train()
+    before, after = torch.cat(seen[False]), torch.cat(seen[True])
+    assert int(before.max()) > 1 and after.numel() >= n and int(after.max()) == plies
+    assert int(learner.p_open.max()) <= plies  # every game restarted past step 40 (a game lasts <= 42 plies)
+    assert trainer.last_status["random_opening_plies"] == plies
+    bad = tiny_config(train={"callbacks": [{"type": "opening_schedule", "params": {"plies": 2}}]})
+    with pytest.raises(ConfigError, match=r"train\.callbacks\[0\]\.type.*no random openings"):
+        validate_config(bad)

@@ -268,6 +268,8 @@ class AlphaZeroLearner:
         if k > 0:
             new = torch.randint(0, k + 1, self.p_open.shape, device=self.device, generator=self.agent.generator)
             self.p_open = torch.where(games, new, self.p_open)
+        else:  # 0, perhaps set during the run (opening_schedule): these games open with no random move
+            self.p_open.masked_fill_(games, 0)
 
     # -- the Learner protocol -----------------------------------------------------------------
     def act(self, state, legal, deterministic: bool) -> torch.Tensor:
