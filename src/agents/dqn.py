@@ -62,7 +62,11 @@ def masked_argmax(values: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
 
 def random_legal(legal: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """int64 [N]: a uniformly random legal column per row of ``legal`` (bool [N, A])."""
-    u = torch.rand(legal.shape, device=legal.device, generator=generator)
+    return random_legal_from(legal, torch.rand(legal.shape, device=legal.device, generator=generator))
+
+
+def random_legal_from(legal: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """``random_legal`` from its uniform draw ``u`` (float [N, A]): the legal column with the largest ``u``."""
     return torch.where(legal, u + 1.0, u - 1.0).argmax(dim=1)
 
 
@@ -153,9 +157,7 @@ class DQNAgent:
         greedy = masked_argmax(self.online(self.encode(*words)), legal_mask)
         if u is None:
             return greedy
-        explore = u[:, 0] < epsilon
-        rnd = torch.where(legal_mask, u[:, 1:] + 1.0, u[:, 1:] - 1.0).argmax(dim=1)
-        return torch.where(explore, rnd, greedy)
+        return torch.where(u[:, 0] < epsilon, random_legal_from(legal_mask, u[:, 1:]), greedy)
 
     def action_values(self, obs: torch.Tensor, legal_mask: torch.Tensor) -> torch.Tensor:
         """float32 [N, num_actions]: the agent's value of each column (its Q-values), as ``play

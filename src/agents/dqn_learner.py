@@ -99,11 +99,11 @@ class DQNLearner:
         idx = self.replay.sample_indices(batch_size, n, self.num_envs)
         # a random board symmetry per sample (Connect4: the mirror on a random half), so each
         # sample teaches its images too (positions, action and next legal moves transformed)
-        sym = None
         if self._compiled_loss is not None:
             u = torch.rand((batch_size,), device=self.device, generator=self.replay.generator) if self.mirror else None
             loss = self.agent.step_on(self._compiled_loss(idx, n, u))
         else:
+            sym = None
             if self.mirror:
                 sym = draw_symmetries(batch_size, len(self.game.symmetries), self.device, self.replay.generator)
             b = self.minibatch(idx, n, self.num_envs, sym)
