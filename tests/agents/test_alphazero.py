@@ -238,6 +238,30 @@ def test_load_agent_overrides_simulations_and_zero_plays_the_raw_policy(tmp_path
         load_agent(path, simulations=-1)
 
 
+@pytest.mark.parametrize("rate, plies, deviates", [(0.0, 42, False), (1.0, 7, True), (1.0, 6, False)])
+def test_deviations_replace_the_searched_move_before_deviation_plies_and_keep_the_position_recorded(rate, plies,
+                                                                                                     deviates):
+    n = 700
+    learner = learner_for(n, deviation_rate=rate, deviation_plies=plies, temperature_moves=0, random_opening_plies=0,
+                          simulations=64)
+    board = parse("""
+    .......
+    .......
+    .......
+    o......
+    o......
+    oxxx...
+    """)  # ply 6, x to move: column 4 wins at once, which the search (solver on) always plays
+    state = learner.game.State(*(torch.tensor([v] * n) for v in encode(board)))
+    moves = learner.search_moves(state, agent_seat=True)
+    assert learner.p_len.tolist() == [1] * n  # searched and recorded whether or not the move deviates
+    counts = torch.bincount(moves, minlength=7)
+    if deviates:  # uniform over the 7 legal columns: 100 expected each
+        assert counts.sum() == n and counts.min() > 60 and counts.max() < 140
+    else:
+        assert counts.tolist() == [0, 0, 0, 0, n, 0, 0]
+
+
 def test_a_search_agent_plays_the_immediate_win_whatever_its_network():
     trainer = Trainer(validate_config(az_config({"act_simulations": 64})), progress=False)
     board = parse("""

@@ -46,6 +46,11 @@ AZ_PARAMS = Schema({
     "temperature": Field("float", 1.0, "sampling temperature of the first temperature_moves plies of a game", gt=0),
     "temperature_moves": Field("int", 8, "plies from the start of a game whose moves are sampled from the "
                                "visit counts; later ones take the most visited", min=0),
+    "deviation_rate": Field("float", 0.0, "self-play: each searched move before ply deviation_plies is replaced, "
+                            "with this probability, by a uniformly random legal move (the position is still "
+                            "searched and trained on), so games reach the positions one or two moves off the "
+                            "agent's own lines, as an opponent's deviations do; 0: none", min=0, max=1),
+    "deviation_plies": Field("int", 0, "plies from the start of a game in which deviation_rate applies", min=0),
     "random_opening_plies": Field("int", 0, "self-play games open with k uniformly random moves, k drawn per game "
                                   "uniformly from 0..random_opening_plies; those moves are neither searched nor "
                                   "trained on (0: every move is searched)", min=0),

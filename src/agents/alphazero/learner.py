@@ -204,6 +204,10 @@ class AlphaZeroLearner:
             sampled = a.mcts.act(result, p["temperature"], a.generator)
             ply = self.game.ply(state)
             moves = torch.where(ply < p["temperature_moves"], sampled, greedy)
+            if p["deviation_rate"] > 0 and p["deviation_plies"] > 0:  # a random move played, the search recorded
+                draw = torch.rand(moves.shape, device=moves.device, generator=a.generator)
+                deviate = (ply < p["deviation_plies"]) & (draw < p["deviation_rate"])
+                moves = torch.where(deviate, uniform_legal(self.game.legal_mask(state), a.generator), moves)
         q = result.value
         w = p["value_length_penalty"]
         if w > 0 and result.root_solved is not None:  # a proven root's exact value, shrunk by its proof's length
