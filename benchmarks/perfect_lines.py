@@ -28,16 +28,16 @@ import src  # noqa: E402,F401  (threading settings before torch)
 
 def first_misses(player, games: int, seed: int = 0) -> list[dict]:
     """Per game: ``{"result": "W" | "D" | "L", "line": [columns], "miss": None or
-    {"ply", "line", "move", "scores"}}``, the first of ``player``'s (``act(cur, mask)``) moves
-    that left a won position for one that is not, judged by the solver."""
+    {"ply", "line", "move"}}``, the first of ``player``'s (``act(cur, mask)``) moves that left a
+    won position for one that is not, judged by ``perfect``'s own solver (one opening book, one cache)."""
     import torch
 
     from src.opponents import make_opponent
-    from src.opponents.solver import SOLVER_GEOMETRY as G, Solver
+    from src.opponents.solver import SOLVER_GEOMETRY as G
     from src.training.accuracy import _play, _wins
 
     perfect = make_opponent("perfect", G, "cpu", None, seed)
-    solver = Solver()
+    solver = perfect.solver
     out = [{"result": None, "line": [], "miss": None} for _ in range(games)]
     cur, mask = [0] * games, [0] * games
     for ply in range(G.rows * G.cols):
@@ -52,7 +52,7 @@ def first_misses(player, games: int, seed: int = 0) -> list[dict]:
             if ply % 2 == 0 and game["miss"] is None:
                 scores = solver.scores(cur[i], mask[i])
                 if max(scores) > 0 and scores[col] <= 0:
-                    game["miss"] = {"ply": ply, "line": list(game["line"]), "move": col, "scores": scores}
+                    game["miss"] = {"ply": ply, "line": list(game["line"]), "move": col}
             new_cur, new_mask = _play(cur[i], mask[i], col, G)
             game["line"].append(col)
             if _wins(cur[i] | (new_mask ^ mask[i]), G):
