@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates .venv (once) and installs the project with its test and optional extras into it:
-# dev (pytest), test (open-spiel, the oracle of tests/games), plot (matplotlib), solver
+# dev (pytest, pytest-xdist), test (open-spiel, the oracle of tests/games), plot (matplotlib), solver
 # (bitbully, the perfect Connect4 solver), gym (gymnasium), pettingzoo (pettingzoo, pygame),
 # tensorboard, browser (selenium, for the browser test of `play --web`; the browser itself
 # is Debian's chromium, see .ci/run) and cuda (numba-cuda with the NVVM/NVRTC wheels: the CUDA
