@@ -26,11 +26,11 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from benchmarks.machine import machine  # noqa: E402
+from src.agents.networks import threat_planes  # noqa: E402
 
 
 def plain_forward(net, obs):
     """The function of ``PolicyValueNet.forward`` with NCHW tensors and out-of-place ops."""
-    from src.agents.networks import threat_planes
     if net.features == "threats" and obs.shape[1] == 2:
         obs = threat_planes(obs)
     x = F.relu(net.stem(obs.contiguous()))
@@ -63,9 +63,9 @@ def main(argv=None) -> int:
     for p in range(20):  # random openings of 0..20 plies, as the shipped config's self-play
         active = torch.rand(256, generator=gen) < 1.0 - p / 21.0
         state = game.play(state, game.random_actions(state), active)[0]
-    leaves = agent.encode(*state)[:200].contiguous()
-    train_net = copy.deepcopy(net).train()
     batch = agent.encode(*state).contiguous()
+    leaves = batch[:200].contiguous()
+    train_net = copy.deepcopy(net).train()
     target = torch.randint(0, game.num_actions, (batch.shape[0],), generator=gen)
 
     def step(forward):
@@ -92,8 +92,7 @@ def main(argv=None) -> int:
                 rows[name]["forward"].append(f)
                 rows[name]["train"].append(t)
                 rows[name]["search"].append(s)
-    print(f"machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"{args.rounds} alternating rounds, medians (ms)")
+    print(f"machine: {machine()}; {args.rounds} alternating rounds, medians (ms)")
     print(f"| path | forward, 200 leaves | forward + backward, 256 samples | search, 256 games x {sims} simulations |")
     print("|---|---:|---:|---:|")
     for name, v in rows.items():

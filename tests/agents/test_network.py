@@ -1,25 +1,12 @@
 """The AlphaZero network's CPU path (channels-last input, in-place activations) computes the
-same function and gradients as a plain NCHW forward written here from its layers."""
+same function and gradients as a plain NCHW forward from its layers (the one
+benchmarks/az_network_sps.py times it against)."""
 import torch
 import torch.nn.functional as F
 
+from benchmarks.az_network_sps import plain_forward as reference_forward
 from src.agents.alphazero.network import PolicyValueNet
 from src.agents.networks import threat_planes
-
-
-def reference_forward(net: PolicyValueNet, obs: torch.Tensor):
-    """The network's function with out-of-place ops on contiguous NCHW tensors."""
-    if net.features == "threats" and obs.shape[1] == 2:
-        obs = threat_planes(obs)
-    x = F.relu(F.conv2d(obs.contiguous(), net.stem.weight, net.stem.bias, padding=1))
-    for block in net.tower:
-        h = F.relu(F.conv2d(x, block.conv1.weight, block.conv1.bias, padding=1))
-        x = F.relu(x + F.conv2d(h, block.conv2.weight, block.conv2.bias, padding=1))
-    p = F.relu(F.conv2d(x, net.policy_conv.weight, net.policy_conv.bias)).reshape(x.shape[0], -1)
-    logits = p @ net.policy_fc.weight.T + net.policy_fc.bias
-    v = F.relu(F.conv2d(x, net.value_conv.weight, net.value_conv.bias)).reshape(x.shape[0], -1)
-    v = F.relu(v @ net.value_fc1.weight.T + net.value_fc1.bias)
-    return logits, torch.tanh(v @ net.value_fc2.weight.T + net.value_fc2.bias).squeeze(1)
 
 
 def _net_and_obs(features: str):
