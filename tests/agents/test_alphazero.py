@@ -262,6 +262,32 @@ def test_deviations_replace_the_searched_move_before_deviation_plies_and_keep_th
         assert counts.tolist() == [0, 0, 0, 0, n, 0, 0]
 
 
+@pytest.mark.parametrize("sample_moves, sampled", [(None, True), (13, True), (12, False)])
+def test_gumbel_sample_moves_makes_later_self_play_moves_the_noise_free_choice(sample_moves, sampled):
+    """Gumbel self-play: a position at ply 12 gets a sampled move (many columns over 400 copies)
+    while ply < gumbel_sample_moves (null: always), else the move the agent plays when acting."""
+    n = 400
+    learner = learner_for(n, search="gumbel", gumbel_sample_moves=sample_moves, temperature_moves=0,
+                          random_opening_plies=0, simulations=4, solver=False)
+    board = parse("""
+    .......
+    .......
+    o.x....
+    x.o....
+    o.x.o..
+    x.oxxo.
+    """)  # ply 12, x to move
+    state = learner.game.State(*(torch.tensor([v] * n) for v in encode(board)))
+    assert int(learner.game.ply(state)[0]) == 12
+    moves = learner.search_moves(state, agent_seat=True)
+    assert learner.p_len.tolist() == [1] * n  # recorded either way
+    acting = learner.agent.search(learner.game.State(*(w[:1] for w in state)), 4).gumbel_action
+    if sampled:
+        assert len(set(moves.tolist())) > 1
+    else:
+        assert moves.tolist() == [int(acting)] * n
+
+
 def test_a_search_agent_plays_the_immediate_win_whatever_its_network():
     trainer = Trainer(validate_config(az_config({"act_simulations": 64})), progress=False)
     board = parse("""

@@ -124,3 +124,23 @@ def test_noise_makes_the_choice_a_sample_and_none_makes_it_deterministic():
     prior = one.prior[0].double()
     freq = torch.bincount(one.gumbel_action, minlength=G.cols).double() / cur.shape[0]
     assert torch.allclose(freq, prior, atol=4 * math.sqrt(0.25 / cur.shape[0]))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_per_game_noise_mask_draws_noise_only_in_its_games(backend):
+    """A bool [N] ``noise``: the games where it is True search as the reference does with the
+    generator's noise, the others as the reference does without noise."""
+    cur, mask = opponent_helpers.random_positions(12, G, seed=41)
+    on = torch.tensor([i % 3 == 0 for i in range(12)])
+    mcts = BatchedMCTS(make_rules("connect4", "cpu", "torch"), "cpu", backend, search="gumbel")
+    r = mcts.search(C4State(cur, mask), lambda s: hashed_net(*s), 8, noise=on,
+                    generator=torch.Generator().manual_seed(6))
+    g = the_noise(12, 6)
+    for i in range(12):
+        noise_i = g[i].tolist() if on[i] else [0.0] * G.cols
+        ref = reference_search(int(cur[i]), int(mask[i]), reference_net(hashed_net), 8, gumbel=noise_i)
+        assert r.visits[i].tolist() == ref["visits"], i
+        assert int(r.gumbel_action[i]) == ref["gumbel_action"], i
+    with pytest.raises(ValueError, match="gumbel"):
+        BatchedMCTS(make_rules("connect4", "cpu", "torch"), "cpu", backend).search(
+            C4State(cur, mask), lambda s: hashed_net(*s), 8, noise=on)

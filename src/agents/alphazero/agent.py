@@ -82,6 +82,10 @@ AZ_PARAMS = Schema({
     "gumbel_c_visit": Field("float", 50.0, "gumbel: sigma(q) = (c_visit + max N) * c_scale * q, q rescaled to [0, 1]",
                             min=0),
     "gumbel_c_scale": Field("float", 0.1, "gumbel: see gumbel_c_visit", gt=0),
+    "gumbel_sample_moves": Field("int", None, "gumbel, self-play: plies from the start of a game whose searches draw "
+                                 "Gumbel noise, so that their moves are samples; later plies search without noise "
+                                 "and play the move the agent plays when acting (null: noise at every ply)",
+                                 nullable=True, min=0),
     "solver": Field("bool", True, "MCTS-Solver in the search: proven wins, losses and draws replace estimates in "
                     "the tree; the root plays a proven win by its fastest line and never a proven loss when another "
                     "move exists (docs/mcts.md)"),

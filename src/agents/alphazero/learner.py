@@ -196,7 +196,10 @@ class AlphaZeroLearner:
         a = self.agent
         # self-play explores through the root noise: Dirichlet (PUCT, unless noise_eps is 0) or Gumbel
         explore = p["noise_eps"] > 0 or p["search"] == "gumbel"
-        result = a.search(state, p["simulations"], noise=not deterministic and explore)
+        noise = not deterministic and explore
+        if noise and p["search"] == "gumbel" and p.get("gumbel_sample_moves") is not None:
+            noise = self.game.ply(state) < p["gumbel_sample_moves"]  # per game: sampled moves early only
+        result = a.search(state, p["simulations"], noise=noise)
         greedy = a.mcts.act(result, 0.0)
         if deterministic:
             moves = greedy

@@ -151,14 +151,15 @@ class BatchedMCTS:
 
     @torch.no_grad()
     def search(self, state: State, evaluate: Evaluate, simulations: int,
-               noise: bool = False, generator: torch.Generator | None = None) -> SearchResult:
+               noise: bool | torch.Tensor = False, generator: torch.Generator | None = None) -> SearchResult:
         """Search the positions ``state`` (the game's ``State``, int64 [N] words) with
         ``simulations`` simulations each.
 
         ``noise=True`` mixes Dirichlet noise into the root priors (PUCT) or draws the Gumbel
         noise of the root's actions (Gumbel), from ``generator`` (a ``torch.Generator`` on the
         search's device, or torch's default stream when None); without noise Gumbel search is
-        deterministic (noise 0)."""
+        deterministic (noise 0). Gumbel search also takes a bool [N] ``noise``: noise in the
+        games where it is True, none in the others."""
         if simulations < 0:
             raise ValueError(f"simulations must be >= 0, got {simulations}")
         if any(w.dim() != 1 or w.shape != state[0].shape for w in state):
@@ -170,6 +171,8 @@ class BatchedMCTS:
         gumbel = None
         if self.kind == "gumbel":
             gumbel = self._gumbel_root(root_prior, root_value, legal, simulations, noise, generator)
+        elif isinstance(noise, torch.Tensor):
+            raise ValueError("a per-game noise mask needs search='gumbel'")
         elif noise:
             noise_p = kmt.dirichlet(legal, self.dirichlet_alpha, generator)
             root_prior = (1.0 - self.noise_eps) * root_prior + self.noise_eps * noise_p
@@ -189,15 +192,17 @@ class BatchedMCTS:
                             network_value=root_value.to(torch.float32), prior=root_prior.to(torch.float32),
                             simulations=simulations, legal=legal, **extra, **proofs)
 
-    def _gumbel_root(self, root_prior, root_value, legal, simulations: int, noise: bool, generator):
+    def _gumbel_root(self, root_prior, root_value, legal, simulations: int, noise: bool | torch.Tensor, generator):
         """Gumbel root search's inputs to the kernels: ``(root_logits, root_value, considered)``
         (``kernels.mcts_numba.set_gumbel``): Gumbel(0, 1) noise (0 without ``noise``) + log
         prior, -inf on illegal actions; per game the schedule of ``min(gumbel_considered,
         legal actions)`` considered actions."""
         n, a = legal.shape
-        if noise:
+        if noise is not False and noise is not None:
             u = torch.rand((n, a), dtype=torch.float64, device=legal.device, generator=generator)
             g = -torch.log(-torch.log(u.clamp(min=1e-300)))
+            if isinstance(noise, torch.Tensor):  # per game: noise only where True
+                g = torch.where(noise.to(legal.device).view(n, 1), g, 0.0)
         else:
             g = torch.zeros((n, a), dtype=torch.float64, device=legal.device)
         logits = torch.where(legal & (root_prior > 0), g + torch.log(root_prior.clamp(min=1e-300)), -math.inf)
