@@ -306,6 +306,22 @@ def test_a_search_agent_plays_the_immediate_win_whatever_its_network():
     assert int(trainer.agent.act(obs, kt.legal_mask(torch.tensor([mask]), g))[0]) == 4
 
 
+def test_a_checkpoint_keeps_its_value_planes_and_one_without_the_key_loads_with_one(tmp_path):
+    trainer = Trainer(validate_config(az_config({"value_planes": 3})), progress=False)
+    path = tmp_path / "model.pt"
+    torch.save(trainer.agent.checkpoint({"step": 0, "game": {"params": {"rows": 6, "cols": 7}}}), path)
+    loaded = load_agent(path)
+    assert loaded.online.value_conv.out_channels == 3
+    obs = torch.rand(5, 2, 6, 7).round()
+    with torch.no_grad():
+        assert torch.equal(loaded.online(obs)[1], trainer.agent.online(obs)[1])
+    old = Trainer(validate_config(az_config()), progress=False).agent.checkpoint(
+        {"step": 0, "game": {"params": {"rows": 6, "cols": 7}}})
+    old["params"] = {k: v for k, v in old["params"].items() if k != "value_planes"}
+    torch.save(old, tmp_path / "old.pt")
+    assert load_agent(tmp_path / "old.pt").online.value_conv.out_channels == 1
+
+
 def test_dqn_checkpoints_refuse_a_simulations_override(tmp_path):
     trainer = Trainer(validate_config(tiny_config()), progress=False)
     path = tmp_path / "dqn.pt"

@@ -35,6 +35,8 @@ AZ_PARAMS = Schema({
     "channels": Field("int", 32, "channels of the residual conv tower", min=1),
     "blocks": Field("int", 2, "residual blocks (two 3x3 convs each)", min=0),
     "value_hidden": Field("int", 64, "hidden units of the value head", min=1),
+    "value_planes": Field("int", 1, "planes of the value head's 1x1 convolution, which the hidden layer reads "
+                          "(AlphaZero's: 1)", min=1),
     "features": Field("str", "planes", "network input: the 2 stone planes, or 'threats' (adds playable cells and "
                       "each side's four-completing cells)", choices=("planes", "threats")),
     "simulations": Field("int", 32, "search simulations per move in self-play", min=1),
@@ -124,7 +126,8 @@ class AlphaZeroAgent:
         self.generator = seeded_generator(self.device, seed)
         self.online = PolicyValueNet(self.observation_shape, num_actions, params["channels"], params["blocks"],
                                      self.features, params["value_hidden"],
-                                     reply_head=params.get("reply_loss_weight", 0.0) > 0).to(self.device)
+                                     reply_head=params.get("reply_loss_weight", 0.0) > 0,
+                                     value_planes=params.get("value_planes", 1)).to(self.device)
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=params["learning_rate"],
                                           weight_decay=params["weight_decay"])
         # the module the loss is computed through: ``online``, or it in DistributedDataParallel

@@ -26,12 +26,13 @@ class PolicyValueNet(nn.Module):
 
     A 3x3 conv stem to ``channels``, ``blocks`` residual blocks (two 3x3 convs each), then a
     policy head (1x1 conv to 2 planes, linear to one logit per column) and a value head (1x1
-    conv to 1 plane, a hidden layer of ``value_hidden``, tanh). No batch norm: acting and
+    conv to ``value_planes`` planes, 1 in AlphaZero's, a hidden layer of ``value_hidden``, tanh). No batch norm: acting and
     learning use the same function, and frozen copies need no statistics.
     """
 
     def __init__(self, observation_shape: tuple[int, int, int], num_actions: int, channels: int = 32,
-                 blocks: int = 2, features: str = "planes", value_hidden: int = 64, reply_head: bool = False):
+                 blocks: int = 2, features: str = "planes", value_hidden: int = 64, reply_head: bool = False,
+                 value_planes: int = 1):
         super().__init__()
         if features not in FEATURES:
             raise ValueError(f"unknown features {features!r}; expected one of {', '.join(FEATURES)}")
@@ -42,8 +43,8 @@ class PolicyValueNet(nn.Module):
         self.tower = nn.Sequential(*[ResidualBlock(channels) for _ in range(blocks)])
         self.policy_conv = nn.Conv2d(channels, 2, 1)
         self.policy_fc = nn.Linear(2 * rows * cols, num_actions)
-        self.value_conv = nn.Conv2d(channels, 1, 1)
-        self.value_fc1 = nn.Linear(rows * cols, value_hidden)
+        self.value_conv = nn.Conv2d(channels, value_planes, 1)
+        self.value_fc1 = nn.Linear(value_planes * rows * cols, value_hidden)
         self.value_fc2 = nn.Linear(value_hidden, 1)
         if reply_head:  # an auxiliary policy head: the opponent's reply (its search's policy at the next ply)
             self.reply_conv = nn.Conv2d(channels, 2, 1)
