@@ -197,7 +197,7 @@ class AlphaZeroLearner:
         # self-play explores through the root noise: Dirichlet (PUCT, unless noise_eps is 0) or Gumbel
         explore = p["noise_eps"] > 0 or p["search"] == "gumbel"
         noise = not deterministic and explore
-        if noise and p["search"] == "gumbel" and p.get("gumbel_sample_moves") is not None:
+        if noise and p["search"] == "gumbel" and p["gumbel_sample_moves"] is not None:
             noise = self.game.ply(state) < p["gumbel_sample_moves"]  # per game: sampled moves early only
         result = a.search(state, p["simulations"], noise=noise)
         greedy = a.mcts.act(result, 0.0)

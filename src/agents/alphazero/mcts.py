@@ -198,10 +198,11 @@ class BatchedMCTS:
         prior, -inf on illegal actions; per game the schedule of ``min(gumbel_considered,
         legal actions)`` considered actions."""
         n, a = legal.shape
-        if noise is not False and noise is not None:
+        per_game = isinstance(noise, torch.Tensor)
+        if per_game or noise:
             u = torch.rand((n, a), dtype=torch.float64, device=legal.device, generator=generator)
             g = -torch.log(-torch.log(u.clamp(min=1e-300)))
-            if isinstance(noise, torch.Tensor):  # per game: noise only where True
+            if per_game:  # noise only in the games where the mask is True
                 g = torch.where(noise.to(legal.device).view(n, 1), g, 0.0)
         else:
             g = torch.zeros((n, a), dtype=torch.float64, device=legal.device)

@@ -26,8 +26,9 @@ class PolicyValueNet(nn.Module):
 
     A 3x3 conv stem to ``channels``, ``blocks`` residual blocks (two 3x3 convs each), then a
     policy head (1x1 conv to 2 planes, linear to one logit per column) and a value head (1x1
-    conv to ``value_planes`` planes, 1 in AlphaZero's, a hidden layer of ``value_hidden``, tanh). No batch norm: acting and
-    learning use the same function, and frozen copies need no statistics.
+    conv to ``value_planes`` planes, 1 in AlphaZero's, a hidden layer of ``value_hidden``, tanh).
+    No batch norm: acting and learning use the same function, and frozen copies need no
+    statistics.
     """
 
     def __init__(self, observation_shape: tuple[int, int, int], num_actions: int, channels: int = 32,
