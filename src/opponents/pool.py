@@ -171,7 +171,7 @@ class PoolSampler(OpponentSampler):
         the state's words spread (``act(*state, active=...)``)."""
         state = self.game.State(*words)
         players = [(i, (lambda h: lambda s, on=None: h.act(*s, active=on))(h)) for i, h in enumerate(self.heuristics)]
-        players.append((self.current_id, lambda s, on=None: self._greedy(self.agent.online, s)))
+        players.append((self.current_id, lambda s, on=None: self._greedy(self._live_net(), s)))
         players += [(self.frozen_base + k, (lambda net: lambda s, on=None: self._greedy(net, s))(net))
                     for k, net in enumerate(self.slots) if net is not None]
         replies = torch.zeros_like(state[0])
@@ -205,8 +205,13 @@ class PoolSampler(OpponentSampler):
         raw-policy argmax), for the live network and the frozen snapshots alike."""
         return self.agent.greedy_moves(net, state)
 
+    def _live_net(self):
+        """The network the agent acts with: AlphaZero's ``acting`` (its weight average, when it
+        keeps one), else ``online``."""
+        return getattr(self.agent, "acting", self.agent.online)
+
     def _snapshot(self) -> None:
-        net = copy.deepcopy(self.agent.online).requires_grad_(False).eval()
+        net = copy.deepcopy(self._live_net()).requires_grad_(False).eval()
         free = [s for s, n in enumerate(self.slots) if n is None]
         slot = free[0] if free else len(self.slots)
         if slot == len(self.slots):

@@ -402,3 +402,81 @@ def test_opening_schedule_changes_the_random_opening_of_games_started_from_its_s
     bad = tiny_config(train={"callbacks": [{"type": "opening_schedule", "params": {"plies": 2}}]})
     with pytest.raises(ConfigError, match=r"train\.callbacks\[0\]\.type.*no random openings"):
         validate_config(bad)
+
+
+def test_weight_average_follows_an_independently_computed_moving_average_and_the_search_evaluates_it():
+    """``weight_average: d``: after each update the acting copy is the moving average of the
+    trained weights with d ramped as min(d, (1 + n) / (10 + n)), recomputed here from the trained
+    weights recorded after every update; the search's network is that average, not the weights."""
+    cfg = validate_config(az_config({"weight_average": 0.5}))
+    agent = Trainer(cfg, progress=False).agent
+    assert agent.acting is not agent.online
+    expected = [p.detach().clone() for p in agent.online.parameters()]
+    torch.manual_seed(0)
+    obs = torch.rand(16, 2, 6, 7).round()
+    legal = torch.ones(16, 7, dtype=torch.bool)
+    policy = torch.full((16, 7), 1 / 7)
+    for n in range(12):
+        agent.update(obs, legal, policy, torch.rand(16) * 2 - 1)
+        d = min(0.5, (1 + n) / (10 + n))
+        expected = [d * e + (1 - d) * w.detach() for e, w in zip(expected, agent.online.parameters())]
+    for avg, e, w in zip(agent.acting.parameters(), expected, agent.online.parameters()):
+        torch.testing.assert_close(avg, e, rtol=1e-5, atol=1e-6)
+    assert any(not torch.allclose(a, w) for a, w in zip(agent.acting.parameters(), agent.online.parameters()))
+    state = agent.game.from_observation(obs)
+    with torch.no_grad():
+        assert torch.equal(agent.evaluate(state)[1], agent.acting(agent.encode(*state))[1])
+        assert not torch.equal(agent.evaluate(state)[1], agent.online(agent.encode(*state))[1])
+
+
+def test_without_weight_average_the_search_evaluates_the_trained_weights_and_checkpoints_keep_no_average():
+    agent = Trainer(validate_config(az_config()), progress=False).agent
+    assert agent.acting is agent.online and "averaged" not in agent.state_dict()
+
+
+def test_a_checkpoint_keeps_the_weight_average_and_one_without_it_acts_with_its_trained_weights(tmp_path):
+    trainer = Trainer(validate_config(az_config({"weight_average": 0.9}, train={"total_steps": 320})),
+                      progress=False)
+    trainer.train()
+    agent = trainer.agent
+    extra = {"step": 320, "game": {"params": {"rows": 6, "cols": 7}}}
+    torch.save(agent.checkpoint(extra), tmp_path / "model.pt")
+    loaded = load_agent(tmp_path / "model.pt")
+    obs = torch.rand(5, 2, 6, 7).round()
+    with torch.no_grad():
+        assert torch.equal(loaded.acting(obs)[1], agent.acting(obs)[1])
+        assert not torch.equal(loaded.acting(obs)[1], agent.online(obs)[1])
+    old = agent.checkpoint(extra)
+    del old["state"]["averaged"]
+    torch.save(old, tmp_path / "old.pt")
+    with torch.no_grad():
+        assert torch.equal(load_agent(tmp_path / "old.pt").acting(obs)[1], agent.online(obs)[1])
+
+
+def test_a_run_with_weight_average_resumes_from_its_trainer_state_identically():
+    import io
+
+    from tests.training.helpers import assert_identical, comparable
+
+    cfg = validate_config(az_config({"weight_average": 0.9}, train={"total_steps": 320}))
+    reference = Trainer(cfg, progress=False)
+    reference.train()
+    first = Trainer(cfg, progress=False)
+    first.total_steps = 160
+    first.train()
+    buffer = io.BytesIO()
+    torch.save(first.state_dict(), buffer)
+    buffer.seek(0)
+    resumed = Trainer(cfg, progress=False)
+    resumed.load_state_dict(torch.load(buffer, weights_only=False))
+    resumed.train()
+    a, b = reference.state_dict(), resumed.state_dict()
+    assert "averaged" in a["learner"]["agent"] and a["learner"]["agent"]["num_updates"] > 0
+    assert_identical(comparable(a), comparable(b))
+
+
+@pytest.mark.parametrize("value", [1.0, -0.1])
+def test_weight_average_outside_zero_to_one_is_refused_naming_the_key(value):
+    with pytest.raises(ConfigError) as e:
+        validate_config(az_config({"weight_average": value}))
+    assert e.value.key == "agent.params.weight_average"

@@ -6,6 +6,8 @@ and plays the most visited column; ``simulations=0`` plays the raw policy (its a
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 
@@ -22,6 +24,12 @@ CHECKPOINT_FORMAT = "c4engine.alphazero/1"
 def _below_one(value: float, key: str) -> float:
     if value >= 1:
         raise ConfigError(key, f"must be < 1 (at 1 a win at the last possible ply would score as a draw), got {value}")
+    return value
+
+
+def _average_below_one(value: float, key: str) -> float:
+    if value >= 1:
+        raise ConfigError(key, f"must be < 1 (at 1 the average would never move), got {value}")
     return value
 
 
@@ -70,6 +78,10 @@ AZ_PARAMS = Schema({
     "reply_loss_weight": Field("float", 0.0, "weight of an auxiliary head's loss: the network also predicts the "
                                "opponent's reply (cross-entropy against the search's policy at the next ply of the "
                                "game, self-play only); 0: no such head", min=0),
+    "weight_average": Field("float", 0.0, "the searches (self-play, evaluation, play) evaluate an exponential moving "
+                            "average of the trained weights, updated after every gradient step: avg <- d x avg + "
+                            "(1 - d) x weights, d = min(weight_average, (1 + n) / (10 + n)) at update n; the "
+                            "checkpoint keeps both; 0: the trained weights themselves", min=0, check=_average_below_one),
     "value_loss_weight": Field("float", 1.0, "weight of the value loss against the policy loss", min=0),
     "mirror_augment": Field("bool", True, "augment each minibatch sample with one of the game's board symmetries, drawn "
                             "uniformly (Connect4: the left-right mirror on half of them)"),
@@ -130,6 +142,11 @@ class AlphaZeroAgent:
                                      value_planes=params.get("value_planes", 1)).to(self.device)
         self.optimizer = torch.optim.Adam(self.online.parameters(), lr=params["learning_rate"],
                                           weight_decay=params["weight_decay"])
+        # the network the searches and the raw policy evaluate: ``online``, or with
+        # ``weight_average`` a frozen copy that follows it as a moving average (``_average``)
+        self.weight_average = params.get("weight_average", 0.0)
+        self.acting = (copy.deepcopy(self.online).requires_grad_(False) if self.weight_average > 0
+                       else self.online)
         # the module the loss is computed through: ``online``, or it in DistributedDataParallel
         # (``distribute``); the searches evaluate with ``online``
         self.trained = self.online
@@ -153,15 +170,15 @@ class AlphaZeroAgent:
     @torch.no_grad()
     def evaluate(self, state) -> tuple[torch.Tensor, torch.Tensor]:
         """(logits float32 [N, A], value float32 [N]) of the positions (the game's ``State``), for the search."""
-        return self.online(self.encode(*(w.to(self.device) for w in state)))
+        return self.acting(self.encode(*(w.to(self.device) for w in state)))
 
     def search(self, state, simulations: int, noise: bool = False) -> SearchResult:
         return self.mcts.search(state, self.evaluate, simulations, noise=noise, generator=self.generator)
 
     @torch.no_grad()
     def greedy_moves(self, net, state) -> torch.Tensor:
-        """int64 [N]: the argmax over legal actions of ``net``'s policy (a frozen copy of ``online``,
-        as the pool's snapshots are): the raw policy, no search."""
+        """int64 [N]: the argmax over legal actions of ``net``'s policy (``acting``, or a frozen
+        copy of it, as the pool's snapshots are): the raw policy, no search."""
         logits, _ = net(self.encode(*state))
         return logits.masked_fill(~self.game.legal_mask(state), float("-inf")).argmax(dim=1)
 
@@ -176,7 +193,7 @@ class AlphaZeroAgent:
     @torch.no_grad()
     def act_state(self, state, deterministic: bool = True) -> torch.Tensor:
         if self.act_simulations == 0:
-            return self.greedy_moves(self.online, state)
+            return self.greedy_moves(self.acting, state)
         result = self.search(state, self.act_simulations, noise=not deterministic)
         return self.mcts.act(result, 0.0 if deterministic else self.params["temperature"], self.generator)
 
@@ -217,7 +234,19 @@ class AlphaZeroAgent:
             ok = reply_ok.to(ce.dtype)
             loss = loss + w_reply * (ce * ok).sum() / ok.sum().clamp(min=1)
         gradient_step(self, loss)
+        if self.acting is not self.online:
+            self._average()
         return loss.detach(), policy_loss.detach(), value_loss.detach()
+
+    @torch.no_grad()
+    def _average(self) -> None:
+        """``acting`` <- d x ``acting`` + (1 - d) x ``online``, after update ``num_updates``; d ramps
+        up to ``weight_average`` (TensorFlow's ExponentialMovingAverage with num_updates), so the
+        first updates are not averaged with the initial weights for long."""
+        n = self.num_updates - 1
+        d = min(self.weight_average, (1 + n) / (10 + n))
+        for avg, w in zip(self.acting.parameters(), self.online.parameters()):
+            avg.lerp_(w, 1.0 - d)
 
     def distribute(self, wrap) -> None:
         """Average gradients over the ranks (``wrap``: DistributedDataParallel)."""
@@ -225,11 +254,16 @@ class AlphaZeroAgent:
 
     # -- state ------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"online": self.online.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "num_updates": self.num_updates, "generator": self.generator.get_state()}
+        state = {"online": self.online.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "num_updates": self.num_updates, "generator": self.generator.get_state()}
+        if self.acting is not self.online:
+            state["averaged"] = self.acting.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.online.load_state_dict(state["online"])
+        if self.acting is not self.online:  # a checkpoint from before the key: the trained weights
+            self.acting.load_state_dict(state.get("averaged", state["online"]))
         if "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
         self.num_updates = state.get("num_updates", 0)
