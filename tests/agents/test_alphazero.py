@@ -480,3 +480,21 @@ def test_weight_average_outside_zero_to_one_is_refused_naming_the_key(value):
     with pytest.raises(ConfigError) as e:
         validate_config(az_config({"weight_average": value}))
     assert e.value.key == "agent.params.weight_average"
+
+
+def test_with_weight_average_the_pool_plays_and_snapshots_the_averaged_network():
+    raw = az_config({"weight_average": 0.9}, train={"total_steps": 256, "num_envs": 16, "opponent_sampler": {
+        "type": "pool", "params": {
+            "self_play": {"start_episode": 0, "current_self_fraction": 0.3, "past_self_fraction": 0.3,
+                          "max_frozen_agents": 2, "save_every": 4},
+            "heuristic_distribution": {"random": 1.0}}}})
+    trainer = Trainer(validate_config(raw), progress=False)
+    assert trainer.train() == "completed"
+    agent, sampler = trainer.agent, trainer.sampler
+    before = {id(n) for n in sampler.slots}
+    sampler._snapshot()
+    (snap,) = [n for n in sampler.slots if n is not None and id(n) not in before]
+    obs = torch.rand(6, 2, 6, 7).round()
+    with torch.no_grad():
+        assert torch.equal(snap(obs)[0], agent.acting(obs)[0])
+        assert not torch.equal(snap(obs)[0], agent.online(obs)[0])

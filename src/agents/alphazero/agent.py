@@ -148,7 +148,7 @@ class AlphaZeroAgent:
         self.acting = (copy.deepcopy(self.online).requires_grad_(False) if self.weight_average > 0
                        else self.online)
         # the module the loss is computed through: ``online``, or it in DistributedDataParallel
-        # (``distribute``); the searches evaluate with ``online``
+        # (``distribute``); the searches evaluate with ``acting``
         self.trained = self.online
         self.mcts = BatchedMCTS(self.game, self.device, params["search_backend"], c_puct=params["c_puct"],
                                 dirichlet_alpha=params["dirichlet_alpha"], noise_eps=params["noise_eps"],
