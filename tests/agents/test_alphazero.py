@@ -346,12 +346,17 @@ def test_config_errors_name_the_key(raw, key, words):
     assert e.value.key == key and words in str(e.value)
 
 
+def pool_config(params=None) -> dict:
+    """A tiny AlphaZero config against the pool: random moves, the live network, two snapshots."""
+    return az_config(params, train={"total_steps": 256, "num_envs": 16, "opponent_sampler": {
+        "type": "pool", "params": {
+            "self_play": {"start_episode": 0, "current_self_fraction": 0.3, "past_self_fraction": 0.3,
+                          "max_frozen_agents": 2, "save_every": 4},
+            "heuristic_distribution": {"random": 1.0}}}})
+
+
 def test_alphazero_trains_against_the_pool_with_raw_policy_snapshots():
-    raw = az_config(train={"total_steps": 256, "num_envs": 16, "opponent_sampler": {"type": "pool", "params": {
-        "self_play": {"start_episode": 0, "current_self_fraction": 0.3, "past_self_fraction": 0.3,
-                      "max_frozen_agents": 2, "save_every": 4},
-        "heuristic_distribution": {"random": 1.0}}}})
-    trainer = Trainer(validate_config(raw), progress=False)
+    trainer = Trainer(validate_config(pool_config()), progress=False)
     assert trainer.train() == "completed"
     assert trainer.sampler.frozen and trainer.last_status["opponent_mix"]
     # only the agent's own moves are training positions against the pool
@@ -454,23 +459,10 @@ def test_a_checkpoint_keeps_the_weight_average_and_one_without_it_acts_with_its_
 
 
 def test_a_run_with_weight_average_resumes_from_its_trainer_state_identically():
-    import io
-
-    from tests.training.helpers import assert_identical, comparable
+    from tests.training.helpers import assert_identical, comparable, stopped_and_resumed_states
 
     cfg = validate_config(az_config({"weight_average": 0.9}, train={"total_steps": 320}))
-    reference = Trainer(cfg, progress=False)
-    reference.train()
-    first = Trainer(cfg, progress=False)
-    first.total_steps = 160
-    first.train()
-    buffer = io.BytesIO()
-    torch.save(first.state_dict(), buffer)
-    buffer.seek(0)
-    resumed = Trainer(cfg, progress=False)
-    resumed.load_state_dict(torch.load(buffer, weights_only=False))
-    resumed.train()
-    a, b = reference.state_dict(), resumed.state_dict()
+    a, b = stopped_and_resumed_states(cfg, 320, 160)
     assert "averaged" in a["learner"]["agent"] and a["learner"]["agent"]["num_updates"] > 0
     assert_identical(comparable(a), comparable(b))
 
@@ -483,12 +475,7 @@ def test_weight_average_outside_zero_to_one_is_refused_naming_the_key(value):
 
 
 def test_with_weight_average_the_pool_plays_and_snapshots_the_averaged_network():
-    raw = az_config({"weight_average": 0.9}, train={"total_steps": 256, "num_envs": 16, "opponent_sampler": {
-        "type": "pool", "params": {
-            "self_play": {"start_episode": 0, "current_self_fraction": 0.3, "past_self_fraction": 0.3,
-                          "max_frozen_agents": 2, "save_every": 4},
-            "heuristic_distribution": {"random": 1.0}}}})
-    trainer = Trainer(validate_config(raw), progress=False)
+    trainer = Trainer(validate_config(pool_config({"weight_average": 0.9})), progress=False)
     assert trainer.train() == "completed"
     agent, sampler = trainer.agent, trainer.sampler
     before = {id(n) for n in sampler.slots}

@@ -193,3 +193,25 @@ def comparable(state: dict) -> dict:
         latest = out["evaluator"]["latest"]
         out["evaluator"] = dict(out["evaluator"], latest={"step": latest["step"], "results": latest["results"]})
     return out
+
+
+def stopped_and_resumed_states(cfg: dict, total: int, stop_at: int) -> tuple[dict, dict]:
+    """(state of a trainer run to ``total``, state of one stopped at ``stop_at``, its state saved
+    through a file and loaded into a fresh trainer that goes on to ``total``), ``cfg`` validated."""
+    import io
+
+    from src.training.trainer import Trainer
+
+    reference = Trainer(cfg, progress=False)
+    reference.train()
+    first = Trainer(cfg, progress=False)
+    first.total_steps = stop_at
+    first.train()
+    buffer = io.BytesIO()
+    torch.save(first.state_dict(), buffer)
+    buffer.seek(0)
+    resumed = Trainer(cfg, progress=False)
+    resumed.load_state_dict(torch.load(buffer, weights_only=False))
+    resumed.train()
+    assert resumed.step == reference.step == total
+    return reference.state_dict(), resumed.state_dict()

@@ -25,7 +25,7 @@ from src.training import trainer as trainer_module
 from src.training.run import run
 from src.training.state import STATE_VERSION, read_state
 from tests.training.helpers import (assert_identical, comparable, crash_dqn_update, final_state, spawn_train_cli,
-                                    status_of, tiny_config, wait_until, write_config)
+                                    status_of, stopped_and_resumed_states, tiny_config, wait_until, write_config)
 
 PLAIN = tiny_config(
     agent={"params": {"n_step": 3, "epsilon_decay": 0.995, "learning_rate": 3e-3}},
@@ -389,27 +389,12 @@ def test_every_registered_agent_resumes_from_its_trainer_state_identically(agent
     """Each registered agent's learner (networks, optimizer, schedules, replay, pending data,
     streams) and the trainer around it: a trainer stopped at step 160, its state saved through a
     file and loaded into a fresh trainer that goes on to 320, ends exactly as one that ran to 320."""
-    import io
-
     from src.training.config import validate_config
-    from src.training.trainer import Trainer
 
     raw = tiny_config(train={"total_steps": 320, "opponent_sampler": {
         "type": "self_play" if AGENTS[agent_id].self_play else "random"}})
     raw["agent"] = {"id": agent_id, "params": TINY_PARAMS[agent_id]}
-    cfg = validate_config(raw)
-    reference = Trainer(cfg, progress=False)
-    reference.train()
-    first = Trainer(cfg, progress=False)
-    first.total_steps = 160
-    first.train()
-    buffer = io.BytesIO()
-    torch.save(first.state_dict(), buffer)
-    buffer.seek(0)
-    resumed = Trainer(cfg, progress=False)
-    resumed.load_state_dict(torch.load(buffer, weights_only=False))
-    resumed.train()
-    a, b = reference.state_dict(), resumed.state_dict()
+    a, b = stopped_and_resumed_states(validate_config(raw), 320, 160)
     assert a["learner"]["agent"]["num_updates"] > 0
     assert_identical(comparable(a), comparable(b))
 

@@ -21,16 +21,13 @@ from src.games.backends import seeded_generator
 
 CHECKPOINT_FORMAT = "c4engine.alphazero/1"
 
-def _below_one(value: float, key: str) -> float:
-    if value >= 1:
-        raise ConfigError(key, f"must be < 1 (at 1 a win at the last possible ply would score as a draw), got {value}")
-    return value
-
-
-def _average_below_one(value: float, key: str) -> float:
-    if value >= 1:
-        raise ConfigError(key, f"must be < 1 (at 1 the average would never move), got {value}")
-    return value
+def _below_one(why: str):
+    """A Field check: the value must be < 1, the error saying ``why`` (what 1 would do)."""
+    def check(value: float, key: str) -> float:
+        if value >= 1:
+            raise ConfigError(key, f"must be < 1 ({why}), got {value}")
+        return value
+    return check
 
 
 AZ_PARAMS = Schema({
@@ -70,7 +67,7 @@ AZ_PARAMS = Schema({
                                   "left to the end: outcome x (1 - w x plies_left / max_plies) (a proven root's "
                                   "search value likewise, by its proof's length), so that sooner wins and later "
                                   "losses score higher, as exact scores do; 0: the outcome alone", min=0,
-                                  check=_below_one),
+                                  check=_below_one("at 1 a win at the last possible ply would score as a draw")),
     "position_averaging": Field("str", "off", "replay targets of duplicate positions: 'off'; 'average' (each sampled "
                                 "position's policy, outcome and search value are the means over its copies in the "
                                 "replay); 'merge' (averaged, and the copies count once: positions are drawn uniformly "
@@ -81,7 +78,8 @@ AZ_PARAMS = Schema({
     "weight_average": Field("float", 0.0, "the searches (self-play, evaluation, play) evaluate an exponential moving "
                             "average of the trained weights, updated after every gradient step: avg <- d x avg + "
                             "(1 - d) x weights, d = min(weight_average, (1 + n) / (10 + n)) at update n; the "
-                            "checkpoint keeps both; 0: the trained weights themselves", min=0, check=_average_below_one),
+                            "checkpoint keeps both; 0: the trained weights themselves", min=0,
+                            check=_below_one("at 1 the average would never move")),
     "value_loss_weight": Field("float", 1.0, "weight of the value loss against the policy loss", min=0),
     "mirror_augment": Field("bool", True, "augment each minibatch sample with one of the game's board symmetries, drawn "
                             "uniformly (Connect4: the left-right mirror on half of them)"),
