@@ -91,6 +91,8 @@ def ring_entries(state: dict, positions: int | None = None, seed: int = 0) -> di
     ring = state["learner"].get("replay")
     if ring is None:
         raise ValueError("it holds no replay ring (train with train.checkpoint_replay: true)")
+    if not {"cur", "mask"} <= set(ring["storage"]):
+        raise ValueError("its positions are not Connect4's (the solver judges 6x7 Connect4 only)")
     n = int(ring["size"])
     keep = np.arange(n)
     if positions is not None and positions < n:
@@ -107,9 +109,12 @@ def ring_scores(store: dict, labels: Path | None = None, workers: int = 2):
     pairs = np.stack([store["cur"].numpy(), store["mask"].numpy()], axis=1)
     uniq, inverse = np.unique(pairs, axis=0, return_inverse=True)
     if labels is not None and labels.is_file():
-        with np.load(labels) as z:
-            if np.array_equal(z["positions"], uniq):
-                return uniq, inverse.ravel(), z["scores"]
+        try:
+            with np.load(labels) as z:
+                if np.array_equal(z["positions"], uniq):
+                    return uniq, inverse.ravel(), z["scores"]
+        except Exception as e:  # noqa: BLE001  (a cache: label again and replace it)
+            print(f"warning: ignoring labels file {labels} ({type(e).__name__}: {e}); labelling again", file=sys.stderr)
     t = time.time()
     scores = label(uniq[:, 0], uniq[:, 1], workers)
     print(f"labelled {len(uniq):,} distinct positions of {len(pairs):,} in {time.time() - t:.0f} s", flush=True)

@@ -62,6 +62,11 @@ def test_solver_targets_are_the_exact_outcome_and_uniform_over_the_best_moves(ti
     monkeypatch.setattr(st, "label", lambda *a, **k: pytest.fail("labelled again"))
     mixed = with_targets(store, "solver", "selfplay", ring_scores(store, tmp_path / "labels.npz"))
     assert torch.equal(mixed["policy"], store["policy"]) and torch.equal(mixed["value"], exact["value"])
+    # a damaged labels file is labelled again, not trusted
+    (tmp_path / "labels.npz").write_bytes(b"not a labels file")
+    monkeypatch.undo()
+    again = with_targets(store, "solver", "solver", ring_scores(store, tmp_path / "labels.npz"))
+    assert torch.equal(again["policy"], exact["policy"]) and torch.equal(again["value"], exact["value"])
     kept = with_targets(store, "selfplay", "selfplay")
     assert all(torch.equal(kept[k], store[k]) for k in store)
 
