@@ -39,33 +39,33 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import src  # noqa: E402,F401  (threading settings before torch)
 
 
-def _label_chunk(pairs: list[tuple[int, int]]) -> list[tuple[int, ...]]:
+def _label_chunk(cur, mask):
     from src.opponents.solver import Solver
+    from src.training.accuracy import label_positions
 
-    solver = Solver(cache=0)
-    return [solver.scores(c, m) for c, m in pairs]
+    return label_positions(cur, mask, Solver(cache=0))
 
 
 def label(cur, mask, workers: int = 2):
-    """int16 [n, 7]: the solver's score of every column of each (cur, mask), with ``workers``
-    processes (each its own solver and opening book)."""
+    """int16 [n, 7]: the solver's score of every column of each (cur, mask), as
+    ``src.training.accuracy.label_positions`` gives them, with ``workers`` processes (each its own
+    solver and opening book)."""
     import multiprocessing as mp
 
     import numpy as np
 
-    pairs = list(zip(cur.tolist(), mask.tolist()))
-    chunks = [pairs[i::workers] for i in range(workers)]
     with mp.get_context("spawn").Pool(workers) as pool:
-        parts = pool.map(_label_chunk, chunks)
-    out = np.zeros((len(pairs), 7), dtype=np.int16)
+        parts = pool.starmap(_label_chunk, [(cur[i::workers], mask[i::workers]) for i in range(workers)])
+    out = np.zeros((len(cur), 7), dtype=np.int16)
     for i, part in enumerate(parts):
-        out[i::workers] = np.array(part, dtype=np.int16).reshape(-1, 7)
+        out[i::workers] = part
     return out
 
 
@@ -76,9 +76,8 @@ def solver_targets(scores):
 
     from src.opponents.solver import ILLEGAL
 
-    legal = scores != ILLEGAL
-    best = np.where(legal, scores, -10_000).max(axis=1)
-    top = legal & (scores == best[:, None])
+    best = scores.max(axis=1)  # ILLEGAL lies below every score, as in ``accuracy.judge``
+    top = (scores != ILLEGAL) & (scores == best[:, None])
     return (top / top.sum(axis=1, keepdims=True)).astype(np.float32), np.sign(best).astype(np.float32)
 
 
@@ -145,26 +144,21 @@ def with_targets(store: dict, value: str, policy: str, scores=None) -> dict:
 
 def raw_fit(agent, scores, n: int = 20_000, seed: int = 0) -> dict:
     """How well the raw policy (no search) of ``agent`` fits ``n`` of the distinct training
-    positions of ``scores`` (``ring_scores``): the share of them whose argmax is a best-score
-    move ("perfect") and an outcome-keeping one ("good"), overall and at plies 4-9."""
+    positions of ``scores`` (``ring_scores``), judged as ``evaluate --accuracy`` judges: the
+    ``src.training.accuracy.summarize`` of its argmax moves (best-score "perfect", outcome-keeping
+    "good", with intervals, overall and by ply band)."""
     import numpy as np
     import torch
 
-    from src.opponents.solver import ILLEGAL
+    from kernels.geometry import Geometry
+    from src.training.accuracy import PositionSet, judge, summarize
 
     uniq, _, by_position = scores
     pick = np.random.default_rng(seed).choice(len(uniq), min(n, len(uniq)), replace=False)
-    pos, sc = uniq[pick], by_position[pick].astype(np.int64)
-    state = agent.game.State(torch.from_numpy(pos[:, 0].copy()), torch.from_numpy(pos[:, 1].copy()))
-    moves = agent.greedy_moves(agent.acting, state).numpy()
-    best = np.where(sc != ILLEGAL, sc, -10_000).max(axis=1)
-    got = sc[np.arange(len(moves)), moves]
-    perfect, good = got == best, np.sign(got) == np.sign(best)
-    ply = np.array([bin(int(m)).count("1") for m in pos[:, 1]])
-    band = (ply >= 4) & (ply <= 9)
-    return {"positions": len(pick), "perfect": float(perfect.mean()), "good": float(good.mean()),
-            "band_positions": int(band.sum()), "band_perfect": float(perfect[band].mean()),
-            "band_good": float(good[band].mean())}
+    cur, mask = uniq[pick, 0].copy(), uniq[pick, 1].copy()
+    state = agent.game.State(torch.from_numpy(cur), torch.from_numpy(mask))
+    ps = PositionSet(cur, mask, agent.game.ply(state).numpy(), by_position[pick], seed, Geometry())
+    return summarize(ps, *judge(ps, agent.greedy_moves(agent.acting, state).numpy()))
 
 
 def train_on(cfg: dict, store: dict, updates: int, log=print):
@@ -176,6 +170,7 @@ def train_on(cfg: dict, store: dict, updates: int, log=print):
     from src.agents import AGENTS
     from src.games import make_game
     from src.seeding import stream_seed
+    from src.training.callbacks import LRDecayCallback, build_callbacks
 
     seed, params = cfg["seed"], cfg["agent"]["params"]
     torch.manual_seed(seed)
@@ -185,21 +180,18 @@ def train_on(cfg: dict, store: dict, updates: int, log=print):
     n = len(store["value"])
     learner.replay.load_state_dict({"storage": store, "ptr": n % learner.replay.capacity, "size": n,
                                     "generator": learner.replay.generator.get_state()})
-    total = cfg["train"]["total_steps"]
-    decays = []
-    for cb in cfg["train"]["callbacks"]:
-        if cb["type"] == "lr_decay" and cb.get("enabled", True):
-            every, factor = cb["params"]["interval_steps"], cb["params"]["decay_factor"]
-            decays += [(round(updates * s / total), factor) for s in range(every, total + 1, every)]
+    # the config's own lr_decay callbacks, driven by the plies that ``done`` updates stand for
+    decays = [cb for cb in build_callbacks(cfg["train"]["callbacks"]) if isinstance(cb, LRDecayCallback)]
+    plies = lambda k: k * cfg["train"]["total_steps"] // updates  # noqa: E731
     per_call = params["updates_per_step"]
     done = 0
     while done < updates:
         learner.learn()
         done += per_call
-        for at, factor in decays:
-            if done - per_call < at <= done:
-                for g in learner.agent.optimizer.param_groups:
-                    g["lr"] *= factor
+        clock = SimpleNamespace(agent=learner.agent, step=plies(done),
+                                steps_per_batch=plies(done) - plies(done - per_call))
+        for cb in decays:
+            cb.on_step(clock, {})
         if done % 1000 < per_call:
             log(f"update {done:,}/{updates:,}  loss {float(learner.loss_sum) / max(learner.loss_count, 1):.4f}")
             learner.reset_report()
@@ -266,9 +258,10 @@ def main(argv=None) -> int:
                                                                              "entries": n, "from": str(a.state)}})
     if a.fit > 0:
         f = raw_fit(learner.agent, scores, a.fit, a.seed)
-        print(f"raw policy on {f['positions']:,} of its distinct training positions: best-score {f['perfect']:.3f}, "
-              f"outcome-keeping {f['good']:.3f}; plies 4-9 ({f['band_positions']:,}): "
-              f"{f['band_perfect']:.3f} / {f['band_good']:.3f}")
+        band = f["bands"]["4-9"]
+        print(f"raw policy on {f['positions']:,} of its distinct training positions: best-score "
+              f"{f['perfect']['value']:.3f}, outcome-keeping {f['good']['value']:.3f}; plies 4-9 "
+              f"({band['positions']:,}): {band['perfect']['value']:.3f} / {band['good']['value']:.3f}")
         ckpt["solver_targets"]["raw_fit"] = f
     a.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ckpt, a.out)
